@@ -1,0 +1,10 @@
+//! The device agent that rotates an AWS IoT certificate and private key.
+//!
+//! A pure [`machine`] decides what to do; the [`runner`] executes its actions against a
+//! [`transport`], the [`store`] of credential files, the write-ahead [`journal`] and a
+//! [`restarter`].
+
+pub mod fsutil;
+pub mod journal;
+pub mod machine;
+pub mod store;
