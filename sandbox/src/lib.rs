@@ -1,0 +1,130 @@
+//! A local stand-in for the AWS APIs that the provisioner calls, for tests and demos only.
+//!
+//! The sandbox listens on loopback and sits in front of moto's server (moto 5.2.5). It routes
+//! each request by the service name in its SigV4 credential scope. It handles the calls listed
+//! below itself, at the real AWS wire protocol, and forwards every other request to moto with
+//! the same method, path, query, headers and body. A client needs nothing but
+//! `AWS_ENDPOINT_URL` pointing at the sandbox.
+//!
+//! Emulated:
+//!
+//! - AWS IoT `DescribeEventConfigurations` and `UpdateEventConfigurations`, kept in memory per
+//!   account and region, every event type disabled at first. moto has neither.
+//!
+//! Not emulated (moto's behaviour, or its gaps, show through):
+//!
+//! - every other API; in particular iot-jobs-data, Greengrass v2 and the IoT rules engine
+//!   (topic rules are stored but never run);
+//! - request signatures, which moto does not verify either;
+//! - streaming: request and response bodies are read in full before they are passed on.
+
+// NOTE: the CloudFormation emulation that uses the remaining helpers is not wired in yet.
+#[allow(dead_code)]
+mod cloudformation;
+mod iot_events;
+#[allow(dead_code)]
+mod moto;
+mod scope;
+#[allow(dead_code)]
+mod server;
+#[allow(dead_code)]
+mod xml;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use scope::CredentialScope;
+
+/// Errors of the sandbox itself. Failures of emulated AWS calls go back to the caller as AWS
+/// error responses instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "invalid moto endpoint {0:?}: expected http://HOST:PORT, for example http://127.0.0.1:5000"
+    )]
+    InvalidMotoEndpoint(String),
+    #[error("invalid request target {0:?}")]
+    InvalidPath(String),
+    #[error("failed to reach moto at {endpoint}: {message}; check that moto_server is running")]
+    MotoUnreachable { endpoint: String, message: String },
+    #[error("invalid credential scope value {0:?} in the request's Authorization header")]
+    InvalidCredentialScope(String),
+    #[error("failed to listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("moto returned HTTP {status} to {action}: {body}")]
+    MotoFailed {
+        action: String,
+        status: u16,
+        body: String,
+    },
+    #[error("failed to read moto's response to {action}: {message}")]
+    MotoResponse { action: String, message: String },
+}
+
+/// A running sandbox. Dropping it stops the listener at once; [`Sandbox::shutdown`] lets open
+/// requests finish first.
+pub struct Sandbox {
+    address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Starts a sandbox on a free port of 127.0.0.1 in front of moto at `moto_endpoint`.
+    pub async fn start(moto_endpoint: &str) -> Result<Self, Error> {
+        Self::bind(SocketAddr::from(([127, 0, 0, 1], 0)), moto_endpoint).await
+    }
+
+    /// Starts a sandbox on `address` in front of moto at `moto_endpoint`.
+    pub async fn bind(address: SocketAddr, moto_endpoint: &str) -> Result<Self, Error> {
+        let moto = moto::Moto::new(moto_endpoint)?;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| Error::Bind { address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { address, source })?;
+        let (shutdown, receiver) = watch::channel(false);
+        let app = Arc::new(server::App::new(moto));
+        let task = tokio::spawn(server::serve(listener, app, receiver));
+        tracing::info!(%address, moto = moto_endpoint, "sandbox started");
+        Ok(Self {
+            address,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// The endpoint URL for clients (`AWS_ENDPOINT_URL`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting connections and waits for open requests to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        tracing::info!(address = %self.address, "sandbox stopped");
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
