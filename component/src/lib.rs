@@ -4,7 +4,13 @@
 //! [`transport`], the [`store`] of credential files, the write-ahead [`journal`] and a
 //! [`restarter`].
 
+pub mod config;
+pub mod credentials;
 pub mod fsutil;
 pub mod journal;
 pub mod machine;
+pub mod mqtt;
+pub mod restarter;
+pub mod runner;
 pub mod store;
+pub mod transport;

@@ -1,0 +1,101 @@
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use rotator_agent::config::{AgentConfig, Flags, RestartMode};
+use rotator_agent::journal::Journal;
+use rotator_agent::machine::Machine;
+use rotator_agent::mqtt::MqttTransport;
+use rotator_agent::restarter::{CommandRestarter, ReexecRestarter, Restarter};
+use rotator_agent::runner::Runner;
+use rotator_agent::store::{FileStore, StoreLayout};
+
+/// The restarter chosen by the configuration.
+enum ConfiguredRestarter {
+    /// Reconnect mode never restarts; the machine reconnects instead.
+    None,
+    Command(CommandRestarter),
+    Reexec(ReexecRestarter),
+}
+
+impl Restarter for ConfiguredRestarter {
+    fn restart(&self) -> Result<(), rotator_agent::restarter::RestartError> {
+        match self {
+            ConfiguredRestarter::None => Ok(()),
+            ConfiguredRestarter::Command(command) => command.restart(),
+            ConfiguredRestarter::Reexec(reexec) => reexec.restart(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    init_logging(flags.verbose);
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(flags: Flags) -> anyhow::Result<()> {
+    let config = AgentConfig::load(&flags)?;
+    let layout = StoreLayout::new(config.live.clone(), &config.work_dir);
+    let store = FileStore::open(layout.clone()).context("failed to prepare the work directory")?;
+    let journal = Journal::new(&config.work_dir, &config.thing_name, layout);
+    let step = journal.load()?;
+    tracing::info!(
+        thing_name = config.thing_name,
+        job_id = step.job_id().unwrap_or("-"),
+        step = step.name(),
+        "starting from the journal"
+    );
+    let restarter = match config.restart_mode {
+        RestartMode::Reconnect => ConfiguredRestarter::None,
+        RestartMode::Command => {
+            let (program, args) = config
+                .restart_command
+                .split_first()
+                .context("restart.command is empty")?;
+            ConfiguredRestarter::Command(CommandRestarter {
+                program: program.clone(),
+                args: args.to_vec(),
+            })
+        }
+        RestartMode::Reexec => ConfiguredRestarter::Reexec(ReexecRestarter),
+    };
+    let runner = Runner {
+        thing_name: config.thing_name.clone(),
+        topics: config.machine.topics.clone(),
+        machine: Machine::resume(config.machine.clone(), step),
+        transport: MqttTransport::new(config.mqtt.clone()),
+        journal,
+        store,
+        restarter,
+        exit_after_job: config.exit_after_job,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(runner.run())?;
+    Ok(())
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
