@@ -31,25 +31,36 @@ pub struct Cli {
 #[derive(Debug, Clone, Args, Deserialize, Serialize)]
 pub struct GlobalArgs {
     /// AWS region to deploy to [default: AWS_REGION, then the profile's region]
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "REGION",
+        help_heading = "Global options"
+    )]
     pub region: Option<String>,
 
     /// Named profile from the shared AWS config and credentials files [default: AWS_PROFILE]
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
     pub profile: Option<String>,
 
     /// Format of the result printed on stdout
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text,
+          help_heading = "Global options")]
     #[serde(default)]
     pub output: OutputFormat,
 
     /// Log more: -v for debug messages, -vv for trace messages including AWS requests
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    #[arg(short, long, global = true, action = ArgAction::Count, help_heading = "Global options")]
     #[serde(default)]
     pub verbose: u8,
 
     /// Print progress as plain lines instead of a progress bar
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     #[serde(default)]
     pub no_progress: bool,
 }
@@ -162,7 +173,8 @@ pub struct StackArgs {
     #[serde(default)]
     pub ca_signing_algorithm: CaSigningAlgorithm,
 
-    /// First level(s) of the MQTT topics the devices and the rules use
+    /// First level of the certificate MQTT topics (<PREFIX>/things/<thing>/certificate/...);
+    /// devices must use the same prefix
     #[arg(long, default_value = rotator_protocol::DEFAULT_TOPIC_PREFIX, value_name = "PREFIX")]
     pub topic_prefix: String,
 

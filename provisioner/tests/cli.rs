@@ -1,0 +1,332 @@
+//! The built binary without any AWS endpoint: help text, render, and the checks that must
+//! fail before the first AWS call.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// A loopback port nothing listens on: a request that slipped through would fail to connect,
+/// which the assertions below would show instead of the expected message.
+const CLOSED_ENDPOINT: &str = "http://127.0.0.1:9";
+
+const OTHER_REGION_CA: &str = "arn:aws:acm-pca:eu-central-1:123456789012:certificate-authority/0d1f6a3e-2b7c-4e8f-9a10-1b2c3d4e5f60";
+
+fn certrotator(dir: &Path) -> Command {
+    let empty = dir.join("aws-config");
+    std::fs::write(&empty, "").unwrap();
+    let mut command = Command::cargo_bin("certrotator").unwrap();
+    command
+        .env_clear()
+        .env("COLUMNS", "100")
+        .env("NO_COLOR", "1")
+        .env("AWS_ENDPOINT_URL", CLOSED_ENDPOINT)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &empty)
+        .current_dir(dir);
+    command
+}
+
+/// Writes stand-in zips whose bytes, and so whose content hashes, never change.
+fn write_fixed_zips(dir: &Path) -> std::path::PathBuf {
+    let lambdas = dir.join("lambdas");
+    std::fs::create_dir_all(&lambdas).unwrap();
+    for name in [
+        "create-certificate",
+        "commit-certificate",
+        "job-execution-terminal",
+    ] {
+        std::fs::write(lambdas.join(format!("{name}.zip")), format!("{name} v1")).unwrap();
+    }
+    lambdas
+}
+
+struct Failure {
+    code: Option<i32>,
+    stderr: String,
+    stdout: String,
+}
+
+fn run_failing(command: &mut Command) -> Failure {
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "expected a failure");
+    Failure {
+        code: output.status.code(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+    }
+}
+
+#[test]
+fn help_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, args) in [
+        ("help_main", vec!["--help"]),
+        ("help_deploy", vec!["deploy", "--help"]),
+        ("help_plan", vec!["plan", "--help"]),
+        ("help_render", vec!["render", "--help"]),
+        ("help_destroy", vec!["destroy", "--help"]),
+    ] {
+        let output = certrotator(dir.path()).args(&args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        insta::assert_snapshot!(name, String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+#[test]
+fn render_json_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let output = certrotator(dir.path())
+        .args(["--output", "json", "render", "--account-id", "123456789012"])
+        .arg("--lambda-dir")
+        .arg(&lambdas)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let mut report: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let template = report["template"].as_str().unwrap();
+    assert_eq!(template, rotator_provisioner::template::BUILT_IN);
+    // The template belongs to the backend and changes on its own; the shape around it is ours.
+    report["template"] = Value::from("[templates/backend.yaml]");
+    insta::assert_json_snapshot!("render_json", report);
+}
+
+#[test]
+fn render_writes_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let out = dir.path().join("out");
+    certrotator(dir.path())
+        .args(["render", "--assets-bucket", "my-assets"])
+        .args(["--issuer", "private-ca", "--ca-arn"])
+        .arg(OTHER_REGION_CA.replace("eu-central-1", "eu-west-1"))
+        .arg("--lambda-dir")
+        .arg(&lambdas)
+        .arg("--out-dir")
+        .arg(&out)
+        .assert()
+        .success();
+
+    let template = std::fs::read_to_string(out.join("backend.yaml")).unwrap();
+    let on_disk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates/backend.yaml");
+    assert_eq!(template, std::fs::read_to_string(on_disk).unwrap());
+    let parameters: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("parameters.json")).unwrap())
+            .unwrap();
+    let lookup = |key: &str| {
+        parameters
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ParameterKey"] == key)
+            .map(|p| p["ParameterValue"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("parameter {key} missing"))
+    };
+    assert_eq!(lookup("AssetsBucket"), "my-assets");
+    assert_eq!(lookup("Issuer"), "private-ca");
+    assert!(lookup("PrivateCaArn").contains(":eu-west-1:"));
+    assert!(lookup("CreateCertificateCodeKey").starts_with("lambdas/create-certificate/"));
+}
+
+#[test]
+fn render_prints_template_with_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let output = certrotator(dir.path())
+        .args([
+            "render",
+            "--account-id",
+            "123456789012",
+            "--topic-prefix",
+            "fleet",
+        ])
+        .arg("--lambda-dir")
+        .arg(&lambdas)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with(rotator_provisioner::template::BUILT_IN));
+    assert!(stdout.contains("#   TopicPrefix=fleet\n"), "{stdout}");
+    assert!(
+        stdout.contains("#   AssetsBucket=certrotator-assets-123456789012-eu-west-1\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ca_in_other_region_fails_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let failure = run_failing(
+        certrotator(dir.path())
+            .args([
+                "--output",
+                "json",
+                "deploy",
+                "--yes",
+                "--issuer",
+                "private-ca",
+            ])
+            .args(["--ca-arn", OTHER_REGION_CA])
+            .arg("--lambda-dir")
+            .arg(&lambdas),
+    );
+    assert_eq!(failure.code, Some(1));
+    assert!(
+        failure
+            .stderr
+            .contains("is in region eu-central-1, but the stack deploys to eu-west-1"),
+        "{}",
+        failure.stderr
+    );
+    assert!(failure.stderr.contains("pass --region eu-central-1"));
+    let report: Value = serde_json::from_str(&failure.stdout).unwrap();
+    insta::assert_json_snapshot!("error_json", report);
+}
+
+#[test]
+fn invalid_ca_arn_fails_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let failure = run_failing(
+        certrotator(dir.path())
+            .args(["deploy", "--yes", "--issuer", "private-ca"])
+            .args([
+                "--ca-arn",
+                "arn:aws:acm:eu-west-1:123456789012:certificate/0d1f6a3e",
+            ])
+            .arg("--lambda-dir")
+            .arg(&lambdas),
+    );
+    assert!(
+        failure.stderr.contains("invalid --ca-arn"),
+        "{}",
+        failure.stderr
+    );
+    assert!(failure.stderr.contains("the service is not acm-pca"));
+}
+
+#[test]
+fn private_ca_without_arn_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let failure = run_failing(
+        certrotator(dir.path())
+            .args(["plan", "--issuer", "private-ca", "--lambda-dir"])
+            .arg(&lambdas),
+    );
+    assert!(
+        failure
+            .stderr
+            .contains("--issuer private-ca needs --ca-arn"),
+        "{}",
+        failure.stderr
+    );
+}
+
+#[test]
+fn missing_credentials_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let failure = run_failing(
+        certrotator(dir.path())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .args(["deploy", "--yes", "--lambda-dir"])
+            .arg(&lambdas),
+    );
+    assert!(
+        failure.stderr.contains("no AWS credentials found"),
+        "{}",
+        failure.stderr
+    );
+    assert!(failure.stderr.contains("AWS_PROFILE"));
+}
+
+#[test]
+fn missing_region_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let failure = run_failing(
+        certrotator(dir.path())
+            .env_remove("AWS_REGION")
+            .args(["destroy", "--yes"]),
+    );
+    assert!(
+        failure.stderr.contains("no AWS region configured"),
+        "{}",
+        failure.stderr
+    );
+}
+
+#[test]
+fn invalid_region_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let failure =
+        run_failing(certrotator(dir.path()).args(["--region", "mars", "destroy", "--yes"]));
+    assert!(
+        failure.stderr.contains("invalid region \"mars\""),
+        "{}",
+        failure.stderr
+    );
+}
+
+#[test]
+fn missing_zips_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let failure = run_failing(certrotator(dir.path()).args(["deploy", "--yes"]));
+    assert!(
+        failure.stderr.contains("make lambda-zips"),
+        "{}",
+        failure.stderr
+    );
+    assert!(
+        failure
+            .stderr
+            .contains("dist/lambdas/create-certificate.zip")
+    );
+}
+
+#[test]
+fn deploy_without_yes_needs_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let failure = run_failing(
+        certrotator(dir.path())
+            .args(["deploy", "--lambda-dir"])
+            .arg(&lambdas)
+            .write_stdin(""),
+    );
+    assert!(failure.stderr.contains("pass --yes"), "{}", failure.stderr);
+}
+
+#[test]
+fn invalid_topic_prefix_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    for prefix in ["a/b", "a+", "$aws"] {
+        let failure = run_failing(
+            certrotator(dir.path())
+                .args([
+                    "render",
+                    "--account-id",
+                    "123456789012",
+                    "--topic-prefix",
+                    prefix,
+                ])
+                .arg("--lambda-dir")
+                .arg(&lambdas),
+        );
+        assert!(
+            failure.stderr.contains("invalid --topic-prefix"),
+            "{prefix}: {}",
+            failure.stderr
+        );
+    }
+}

@@ -1,0 +1,633 @@
+//! The deploy logic against recorded CloudFormation and S3 responses, for the failures moto
+//! cannot produce: a rollback with a resource's reason, a stack stuck in progress, missing
+//! capabilities, a bucket owned by another account, and leftovers of an interrupted run.
+
+use std::time::Duration;
+
+use aws_sdk_cloudformation::operation::create_change_set::{
+    CreateChangeSetError, CreateChangeSetOutput,
+};
+use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetOutput;
+use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
+use aws_sdk_cloudformation::operation::list_change_sets::ListChangeSetsOutput;
+use aws_sdk_cloudformation::types::error::InsufficientCapabilitiesException;
+use aws_sdk_cloudformation::types::{
+    Change, ChangeAction, ChangeSetStatus, ChangeSetSummary, ResourceChange, ResourceStatus, Stack,
+    StackEvent, StackStatus,
+};
+use aws_sdk_s3::operation::create_bucket::CreateBucketError;
+use aws_sdk_s3::types::error::BucketAlreadyExists;
+use aws_smithy_mocks::{Rule, RuleMode, create_mock_http_client, mock};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::DateTime;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::error::ErrorMetadata;
+use rotator_provisioner::deploy::{
+    self, ApplyRequest, Phase, PhaseCell, Timing, apply_stack, prepare_stack,
+};
+use rotator_provisioner::error::ProvisionError;
+use rotator_provisioner::params::Parameter;
+use rotator_provisioner::progress::Progress;
+use rotator_provisioner::stack::WaitSettings;
+use rotator_provisioner::{assets, stack};
+
+type Cfn = aws_sdk_cloudformation::Client;
+
+const STACK_NAME: &str = "greengrass-cert-rotator";
+const STACK_ID: &str =
+    "arn:aws:cloudformation:eu-west-1:123456789012:stack/greengrass-cert-rotator/5a1b";
+const CHANGE_SET_ID: &str =
+    "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/certrotator-1/7c2d";
+
+fn cfn_client(rules: &[&Rule]) -> Cfn {
+    let mut interceptor =
+        aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let config = aws_sdk_cloudformation::Config::builder()
+        .behavior_version(aws_sdk_cloudformation::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudformation::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "recorded", "recorded", None, None, "recorded",
+        ))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    Cfn::from_conf(config)
+}
+
+fn s3_client(rules: &[&Rule]) -> aws_sdk_s3::Client {
+    let mut interceptor =
+        aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "recorded", "recorded", None, None, "recorded",
+        ))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Waits that end after a few polls, so that timeouts are reached at once.
+fn short_timing(max: Duration) -> Timing {
+    let wait = WaitSettings {
+        poll_interval: Duration::from_millis(1),
+        max_duration: max,
+    };
+    Timing {
+        stack: wait,
+        change_set: wait,
+    }
+}
+
+fn stack_output(status: StackStatus) -> DescribeStacksOutput {
+    DescribeStacksOutput::builder()
+        .stacks(
+            Stack::builder()
+                .stack_name(STACK_NAME)
+                .stack_id(STACK_ID)
+                .stack_status(status)
+                .creation_time(DateTime::from_secs(1_700_000_000))
+                .build(),
+        )
+        .build()
+}
+
+fn stack_missing() -> aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError {
+    aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksError::generic(
+        ErrorMetadata::builder()
+            .code("ValidationError")
+            .message(format!("Stack with id {STACK_NAME} does not exist"))
+            .build(),
+    )
+}
+
+fn event(
+    id: &str,
+    logical_id: &str,
+    kind: &str,
+    status: ResourceStatus,
+    reason: &str,
+) -> StackEvent {
+    StackEvent::builder()
+        .event_id(id)
+        .stack_id(STACK_ID)
+        .stack_name(STACK_NAME)
+        .logical_resource_id(logical_id)
+        .resource_type(kind)
+        .resource_status(status)
+        .resource_status_reason(reason)
+        .timestamp(DateTime::from_secs(1_700_000_100))
+        .build()
+}
+
+/// The events of a first deploy whose Lambda function failed, newest first as AWS sends them.
+fn rollback_events() -> DescribeStackEventsOutput {
+    DescribeStackEventsOutput::builder()
+        .stack_events(event(
+            "e4",
+            STACK_NAME,
+            "AWS::CloudFormation::Stack",
+            ResourceStatus::RollbackComplete,
+            "",
+        ))
+        .stack_events(event(
+            "e3",
+            STACK_NAME,
+            "AWS::CloudFormation::Stack",
+            ResourceStatus::RollbackInProgress,
+            "The following resource(s) failed to create: [CreateCertificateFunction].",
+        ))
+        .stack_events(event(
+            "e2",
+            "CreateCertificateFunction",
+            "AWS::Lambda::Function",
+            ResourceStatus::CreateFailed,
+            "Resource handler returned message: \"Error occurred while GetObject. S3 Error Code: NoSuchKey\"",
+        ))
+        .stack_events(event(
+            "e1",
+            STACK_NAME,
+            "AWS::CloudFormation::Stack",
+            ResourceStatus::CreateInProgress,
+            "User Initiated",
+        ))
+        .build()
+}
+
+fn no_events() -> DescribeStackEventsOutput {
+    DescribeStackEventsOutput::builder().build()
+}
+
+fn ready_change_set() -> DescribeChangeSetOutput {
+    DescribeChangeSetOutput::builder()
+        .change_set_id(CHANGE_SET_ID)
+        .stack_id(STACK_ID)
+        .status(ChangeSetStatus::CreateComplete)
+        .changes(
+            Change::builder()
+                .resource_change(
+                    ResourceChange::builder()
+                        .action(ChangeAction::Add)
+                        .logical_resource_id("CreateCertificateFunction")
+                        .resource_type("AWS::Lambda::Function")
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+fn failed_change_set(reason: &str) -> DescribeChangeSetOutput {
+    DescribeChangeSetOutput::builder()
+        .change_set_id(CHANGE_SET_ID)
+        .stack_id(STACK_ID)
+        .status(ChangeSetStatus::Failed)
+        .status_reason(reason)
+        .build()
+}
+
+fn create_change_set_ok() -> Rule {
+    mock!(Cfn::create_change_set).then_output(|| {
+        CreateChangeSetOutput::builder()
+            .id(CHANGE_SET_ID)
+            .stack_id(STACK_ID)
+            .build()
+    })
+}
+
+fn request(parameters: &[Parameter]) -> ApplyRequest<'_> {
+    ApplyRequest {
+        stack_name: STACK_NAME,
+        existing: None,
+        template: "Resources: {}\n",
+        parameters,
+        tags: Default::default(),
+        yes: true,
+    }
+}
+
+#[tokio::test]
+async fn rollback_shows_failing_resource() {
+    let create = create_change_set_ok();
+    let describe_change_set = mock!(Cfn::describe_change_set).then_output(ready_change_set);
+    let execute =
+        mock!(Cfn::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let events = mock!(Cfn::describe_stack_events)
+        .sequence()
+        .output(no_events)
+        .output(rollback_events)
+        .repeatedly()
+        .build();
+    let stacks =
+        mock!(Cfn::describe_stacks).then_output(|| stack_output(StackStatus::RollbackComplete));
+    let cfn = cfn_client(&[&create, &describe_change_set, &execute, &events, &stacks]);
+
+    let error = apply_stack(
+        &cfn,
+        request(&[]),
+        &Progress::hidden(),
+        short_timing(Duration::from_secs(5)),
+        &PhaseCell::default(),
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(execute.num_calls(), 1);
+    let ProvisionError::StackFailed {
+        status, failures, ..
+    } = &error
+    else {
+        panic!("expected StackFailed, got {error:?}");
+    };
+    assert_eq!(status, "ROLLBACK_COMPLETE");
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].logical_resource_id, "CreateCertificateFunction");
+    assert_eq!(failures[0].status, "CREATE_FAILED");
+    assert!(failures[0].reason.contains("NoSuchKey"));
+    let message = error.to_string();
+    assert!(
+        message.contains("CreateCertificateFunction (AWS::Lambda::Function) CREATE_FAILED"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn stuck_stack_times_out() {
+    let stacks =
+        mock!(Cfn::describe_stacks).then_output(|| stack_output(StackStatus::UpdateInProgress));
+    let events = mock!(Cfn::describe_stack_events).then_output(no_events);
+    let cfn = cfn_client(&[&stacks, &events]);
+
+    let error = prepare_stack(
+        &cfn,
+        STACK_NAME,
+        false,
+        short_timing(Duration::from_millis(20)),
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap_err();
+
+    let ProvisionError::StackTimeout { status, stack, .. } = &error else {
+        panic!("expected StackTimeout, got {error:?}");
+    };
+    assert_eq!(status, "UPDATE_IN_PROGRESS");
+    assert_eq!(stack, STACK_NAME);
+    assert!(stacks.num_calls() >= 2);
+    let message = error.to_string();
+    assert!(message.contains("run the same command again"), "{message}");
+    assert!(message.contains("--timeout-minutes"), "{message}");
+}
+
+#[tokio::test]
+async fn in_progress_stack_is_awaited() {
+    let stacks = mock!(Cfn::describe_stacks)
+        .sequence()
+        .output(|| stack_output(StackStatus::UpdateInProgress))
+        .times(2)
+        .output(|| stack_output(StackStatus::UpdateComplete))
+        .repeatedly()
+        .build();
+    let events = mock!(Cfn::describe_stack_events).then_output(no_events);
+    let change_sets =
+        mock!(Cfn::list_change_sets).then_output(|| ListChangeSetsOutput::builder().build());
+    let cfn = cfn_client(&[&stacks, &events, &change_sets]);
+
+    let stack = prepare_stack(
+        &cfn,
+        STACK_NAME,
+        false,
+        short_timing(Duration::from_secs(5)),
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap()
+    .expect("the stack exists");
+    assert_eq!(stack.status, "UPDATE_COMPLETE");
+}
+
+#[tokio::test]
+async fn missing_capabilities_are_explained() {
+    let create = mock!(Cfn::create_change_set).then_error(|| {
+        CreateChangeSetError::InsufficientCapabilitiesException(
+            InsufficientCapabilitiesException::builder()
+                .message("Requires capabilities : [CAPABILITY_AUTO_EXPAND]")
+                .build(),
+        )
+    });
+    let execute =
+        mock!(Cfn::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let cfn = cfn_client(&[&create, &execute]);
+
+    let error = apply_stack(
+        &cfn,
+        request(&[]),
+        &Progress::hidden(),
+        short_timing(Duration::from_secs(5)),
+        &PhaseCell::default(),
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(error.code(), "insufficient_capabilities");
+    let message = error.to_string();
+    assert!(message.contains("CAPABILITY_AUTO_EXPAND"), "{message}");
+    assert!(message.contains(STACK_NAME), "{message}");
+    assert_eq!(execute.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn rollback_complete_stack_is_rejected() {
+    let stacks =
+        mock!(Cfn::describe_stacks).then_output(|| stack_output(StackStatus::RollbackComplete));
+    let events = mock!(Cfn::describe_stack_events).then_output(rollback_events);
+    let delete = mock!(Cfn::delete_stack).then_output(|| DeleteStackOutput::builder().build());
+    let cfn = cfn_client(&[&stacks, &events, &delete]);
+
+    let error = prepare_stack(
+        &cfn,
+        STACK_NAME,
+        false,
+        short_timing(Duration::from_secs(5)),
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(error.code(), "stack_rollback_complete");
+    let message = error.to_string();
+    assert!(message.contains("--recreate-failed-stack"), "{message}");
+    assert!(message.contains("certrotator destroy"), "{message}");
+    assert!(message.contains("NoSuchKey"), "{message}");
+    assert_eq!(delete.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn rollback_complete_stack_is_recreated() {
+    let stacks = mock!(Cfn::describe_stacks)
+        .sequence()
+        .output(|| stack_output(StackStatus::RollbackComplete))
+        .output(|| stack_output(StackStatus::DeleteComplete))
+        .repeatedly()
+        .build();
+    let events = mock!(Cfn::describe_stack_events).then_output(no_events);
+    let delete = mock!(Cfn::delete_stack).then_output(|| DeleteStackOutput::builder().build());
+    let cfn = cfn_client(&[&stacks, &events, &delete]);
+
+    let existing = prepare_stack(
+        &cfn,
+        STACK_NAME,
+        true,
+        short_timing(Duration::from_secs(5)),
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap();
+
+    assert!(
+        existing.is_none(),
+        "the next change set must create the stack"
+    );
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn failed_change_set_reports_reason() {
+    let create = create_change_set_ok();
+    let describe = mock!(Cfn::describe_change_set)
+        .then_output(|| failed_change_set("Template format error: Unresolved resource dependencies [Missing] in the Resources block of the template"));
+    let delete =
+        mock!(Cfn::delete_change_set).then_output(|| DeleteChangeSetOutput::builder().build());
+    let execute =
+        mock!(Cfn::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let cfn = cfn_client(&[&create, &describe, &delete, &execute]);
+
+    let error = apply_stack(
+        &cfn,
+        request(&[]),
+        &Progress::hidden(),
+        short_timing(Duration::from_secs(5)),
+        &PhaseCell::default(),
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(error.code(), "change_set_failed");
+    assert!(
+        error
+            .to_string()
+            .contains("Unresolved resource dependencies")
+    );
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(execute.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn empty_change_set_means_no_changes() {
+    let create = create_change_set_ok();
+    let describe = mock!(Cfn::describe_change_set).then_output(|| {
+        failed_change_set(
+            "The submitted information didn't contain changes. Submit different information to create a change set.",
+        )
+    });
+    let delete =
+        mock!(Cfn::delete_change_set).then_output(|| DeleteChangeSetOutput::builder().build());
+    let execute =
+        mock!(Cfn::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
+    let stacks =
+        mock!(Cfn::describe_stacks).then_output(|| stack_output(StackStatus::UpdateComplete));
+    let template = mock!(Cfn::get_template).then_output(|| {
+        aws_sdk_cloudformation::operation::get_template::GetTemplateOutput::builder()
+            .template_body("Resources: {}  # formatted differently\n")
+            .build()
+    });
+    let cfn = cfn_client(&[&create, &describe, &delete, &execute, &stacks, &template]);
+    let existing = stack::describe_stack(&cfn, STACK_NAME)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut update = request(&[]);
+    update.existing = Some(&existing);
+    let applied = apply_stack(
+        &cfn,
+        update,
+        &Progress::hidden(),
+        short_timing(Duration::from_secs(5)),
+        &PhaseCell::default(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        applied.result,
+        rotator_provisioner::output::DeployResult::NoChanges
+    );
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(execute.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn stale_change_sets_are_deleted() {
+    let stacks =
+        mock!(Cfn::describe_stacks).then_output(|| stack_output(StackStatus::UpdateComplete));
+    let list = mock!(Cfn::list_change_sets).then_output(|| {
+        ListChangeSetsOutput::builder()
+            .summaries(
+                ChangeSetSummary::builder()
+                    .change_set_name("certrotator-1700000000000")
+                    .change_set_id("ours")
+                    .build(),
+            )
+            .summaries(
+                ChangeSetSummary::builder()
+                    .change_set_name("someone-elses")
+                    .change_set_id("theirs")
+                    .build(),
+            )
+            .build()
+    });
+    let delete_ours = mock!(Cfn::delete_change_set)
+        .match_requests(|request| request.change_set_name() == Some("ours"))
+        .then_output(|| DeleteChangeSetOutput::builder().build());
+    let delete_theirs = mock!(Cfn::delete_change_set)
+        .match_requests(|request| request.change_set_name() == Some("theirs"))
+        .then_output(|| DeleteChangeSetOutput::builder().build());
+    let cfn = cfn_client(&[&stacks, &list, &delete_ours, &delete_theirs]);
+
+    let existing = prepare_stack(
+        &cfn,
+        STACK_NAME,
+        false,
+        short_timing(Duration::from_secs(5)),
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap();
+
+    assert!(existing.is_some());
+    assert_eq!(delete_ours.num_calls(), 1);
+    assert_eq!(delete_theirs.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn missing_stack_is_created() {
+    let stacks = mock!(Cfn::describe_stacks).then_error(stack_missing);
+    let cfn = cfn_client(&[&stacks]);
+
+    let existing = prepare_stack(
+        &cfn,
+        STACK_NAME,
+        false,
+        short_timing(Duration::from_secs(5)),
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap();
+    assert!(existing.is_none());
+}
+
+#[tokio::test]
+async fn interrupt_discards_pending_change_set() {
+    let delete_change_set =
+        mock!(Cfn::delete_change_set).then_output(|| DeleteChangeSetOutput::builder().build());
+    let delete_stack =
+        mock!(Cfn::delete_stack).then_output(|| DeleteStackOutput::builder().build());
+    let cfn = cfn_client(&[&delete_change_set, &delete_stack]);
+    let phase = PhaseCell::default();
+    *phase.lock().unwrap() = Phase::ChangeSetPending {
+        stack: STACK_NAME.to_owned(),
+        change_set_id: CHANGE_SET_ID.to_owned(),
+        new_stack: true,
+    };
+
+    let state = deploy::clean_up_after_interrupt(&cfn, &phase).await;
+
+    assert!(state.contains("nothing was changed"), "{state}");
+    assert_eq!(delete_change_set.num_calls(), 1);
+    assert_eq!(delete_stack.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn interrupt_during_execution_keeps_stack() {
+    let delete_stack =
+        mock!(Cfn::delete_stack).then_output(|| DeleteStackOutput::builder().build());
+    let cfn = cfn_client(&[&delete_stack]);
+    let phase = PhaseCell::default();
+    *phase.lock().unwrap() = Phase::Executing {
+        stack: STACK_NAME.to_owned(),
+    };
+
+    let state = deploy::clean_up_after_interrupt(&cfn, &phase).await;
+
+    assert!(state.contains("run deploy again"), "{state}");
+    assert_eq!(delete_stack.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn foreign_bucket_is_rejected() {
+    let head = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            StatusCode::try_from(403).unwrap(),
+            SdkBody::empty(),
+        )
+    });
+    let s3 = s3_client(&[&head]);
+
+    let error = assets::ensure_bucket(
+        &s3,
+        "certrotator-assets-123456789012-eu-west-1",
+        "123456789012",
+        "eu-west-1",
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(error.code(), "bucket_owned_by_other_account");
+    assert!(
+        error
+            .to_string()
+            .contains("certrotator-assets-123456789012-eu-west-1")
+    );
+}
+
+#[tokio::test]
+async fn taken_bucket_name_is_rejected() {
+    let head = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            StatusCode::try_from(404).unwrap(),
+            SdkBody::empty(),
+        )
+    });
+    let create = mock!(aws_sdk_s3::Client::create_bucket).then_error(|| {
+        CreateBucketError::BucketAlreadyExists(BucketAlreadyExists::builder().build())
+    });
+    let s3 = s3_client(&[&head, &create]);
+
+    let error = assets::ensure_bucket(
+        &s3,
+        "certrotator-assets-123456789012-eu-west-1",
+        "123456789012",
+        "eu-west-1",
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap_err();
+
+    assert_eq!(error.code(), "bucket_owned_by_other_account");
+    assert_eq!(create.num_calls(), 1);
+}
