@@ -85,13 +85,13 @@ where
         let thing = request.topics.thing();
         let job_id = request.job_id.as_str();
 
+        self.check_job(thing, job_id).await?;
         if let Some(record) = self.records.load(thing).await? {
             if record.job_id.as_deref() == Some(job_id) {
                 return self.repeat(request, &record).await;
             }
         }
 
-        self.check_job(thing, job_id).await?;
         let current = self.current_certificate(thing, &request.principal).await?;
         let current = self.registry.describe_certificate(current).await?;
         let csr = validate_csr(&request.csr, &current.pem)?;
@@ -244,6 +244,24 @@ where
         self.registry
             .attach_thing_exclusive(thing, &issued.arn)
             .await?;
+
+        // Two creates for the same thing running at once would each attach a certificate.
+        // Both then see three and undo their own, and the device's next request succeeds.
+        let attached = self
+            .registry
+            .thing_principals(thing)
+            .await?
+            .iter()
+            .filter(|principal| principal.certificate_id().is_some())
+            .count();
+        if attached != 2 {
+            return Err(BackendError::precondition(format!(
+                "thing {thing} has {attached} certificates attached after attaching the new \
+                 one, expected 2; another create request ran at the same time, so send the CSR \
+                 again"
+            )));
+        }
+
         let record = RotationRecord {
             progress: Progress::Created,
             old_certificate_id: old_id.to_owned(),
