@@ -9,7 +9,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::certificate::{certificate_subject_der, public_key_algorithm};
 use crate::der;
-use crate::key::{GeneratedKey, generate_key};
+use crate::key::{GeneratedKey, PrivateKey};
 use crate::{KeysError, check_algorithms};
 
 const CSR_LABEL: &str = "CERTIFICATE REQUEST";
@@ -40,6 +40,20 @@ pub trait CsrSigner {
     fn sign(&self, signing: SigningAlgorithm, message: &[u8]) -> Result<Vec<u8>, KeysError>;
 }
 
+impl CsrSigner for PrivateKey {
+    fn key_algorithm(&self) -> KeyAlgorithm {
+        self.algorithm()
+    }
+
+    fn public_key_der(&self) -> Vec<u8> {
+        PrivateKey::public_key_der(self).to_vec()
+    }
+
+    fn sign(&self, signing: SigningAlgorithm, message: &[u8]) -> Result<Vec<u8>, KeysError> {
+        PrivateKey::sign(self, signing, message)
+    }
+}
+
 impl CsrSigner for GeneratedKey {
     fn key_algorithm(&self) -> KeyAlgorithm {
         self.algorithm
@@ -62,7 +76,12 @@ pub fn build_csr(
 ) -> Result<String, KeysError> {
     check_algorithms(key.algorithm, signing)?;
     let subject = certificate_subject_der(subject_certificate_pem)?;
-    build_csr_with(key, signing, &subject)
+    let private_key = key.private_key()?;
+    if private_key.public_key_der() != key.public_key_der {
+        return Err(KeysError::PublicKeyMismatch);
+    }
+    // The key was just parsed by aws-lc, so its signature needs no second check.
+    assemble_csr(&private_key, signing, &subject, false)
 }
 
 /// Checks the algorithm pair and reads the subject, then generates a key of type `key` and a
@@ -74,9 +93,9 @@ pub fn generate_key_and_csr(
 ) -> Result<(GeneratedKey, String), KeysError> {
     check_algorithms(key, signing)?;
     let subject = certificate_subject_der(subject_certificate_pem)?;
-    let generated = generate_key(key)?;
-    let csr = build_csr_with(&generated, signing, &subject)?;
-    Ok((generated, csr))
+    let private_key = PrivateKey::generate(key)?;
+    let csr = assemble_csr(&private_key, signing, &subject, false)?;
+    Ok((private_key.to_generated_key()?, csr))
 }
 
 /// Builds a PKCS#10 CSR (PEM) signed by `signer`, with `subject_der` (a DER X.509 Name) copied
@@ -86,6 +105,15 @@ pub fn build_csr_with(
     signer: &dyn CsrSigner,
     signing: SigningAlgorithm,
     subject_der: &[u8],
+) -> Result<String, KeysError> {
+    assemble_csr(signer, signing, subject_der, true)
+}
+
+fn assemble_csr(
+    signer: &dyn CsrSigner,
+    signing: SigningAlgorithm,
+    subject_der: &[u8],
+    verify_signature: bool,
 ) -> Result<String, KeysError> {
     let key = signer.key_algorithm();
     check_algorithms(key, signing)?;
@@ -102,9 +130,11 @@ pub fn build_csr_with(
         &empty_attributes,
     ]);
     let signature = signer.sign(signing, &info)?;
-    UnparsedPublicKey::new(verification_algorithm(key, signing), &public_key)
-        .verify(&info, &signature)
-        .map_err(|_| KeysError::SignatureCheck { signing })?;
+    if verify_signature {
+        UnparsedPublicKey::new(verification_algorithm(key, signing), &public_key)
+            .verify(&info, &signature)
+            .map_err(|_| KeysError::SignatureCheck { signing })?;
+    }
 
     let request = der::sequence(&[
         &info,

@@ -152,7 +152,7 @@ impl PrivateKey {
         Ok(SecretPem(pem))
     }
 
-    fn to_generated_key(&self) -> Result<GeneratedKey, KeysError> {
+    pub(crate) fn to_generated_key(&self) -> Result<GeneratedKey, KeysError> {
         Ok(GeneratedKey {
             algorithm: self.algorithm,
             private_key_pem: self.to_pem()?,
@@ -259,6 +259,8 @@ pub(crate) fn public_key_der_from_pem(pem: &str) -> Result<Vec<u8>, KeysError> {
 }
 
 /// Reads a private key PEM and, for an EC key, its curve.
+// NOTE: rustls-pki-types collects the base64 body in a working buffer that it does not zeroize;
+// only the decoded DER is zeroized here.
 fn read_pem(pem: &str) -> Result<(Option<KeyAlgorithm>, Pair), KeysError> {
     let der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|error| {
         KeysError::InvalidPrivateKeyPem(match error {

@@ -79,6 +79,10 @@ pub enum KeysError {
         "invalid raw ECDSA signature of {length} bytes: expected r || s, two halves of equal length"
     )]
     InvalidFixedSignature { length: usize },
+    #[error(
+        "the public key does not belong to the private key: pass the public_key_der generated with the private_key_pem"
+    )]
+    PublicKeyMismatch,
     #[error("invalid subject name: expected the DER encoding of an X.509 Name (a SEQUENCE)")]
     InvalidSubject,
     #[error("invalid certificate PEM: {0}")]

@@ -181,6 +181,19 @@ fn mismatched_pairs_are_rejected() {
         );
         assert!(build_csr(compatible, signing, &device).is_ok(), "{signing}");
     }
+    // A public key that belongs to another private key.
+    let mut swapped = generate_key(KeyAlgorithm::EcdsaP256).unwrap();
+    swapped.public_key_der = ec.public_key_der.clone();
+    let error = build_csr(&swapped, SigningAlgorithm::Sha256WithEcdsa, &device).unwrap_err();
+    assert!(matches!(error, KeysError::PublicKeyMismatch), "{error}");
+    let error = build_csr_with(
+        &swapped,
+        SigningAlgorithm::Sha256WithEcdsa,
+        &certificate_subject_der(&device).unwrap(),
+    )
+    .unwrap_err();
+    assert!(matches!(error, KeysError::SignatureCheck { .. }), "{error}");
+
     // The pair is checked before the certificate is read or a key is made.
     let error = generate_key_and_csr(
         KeyAlgorithm::EcdsaP521,

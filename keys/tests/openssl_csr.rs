@@ -3,7 +3,7 @@
 mod common;
 
 use common::{EC_P256, SUBJECT, Workspace};
-use rotator_keys::{build_csr, certificate_subject_der, generate_key};
+use rotator_keys::{build_csr, build_csr_with, certificate_subject_der, generate_key};
 use rotator_protocol::{KeyAlgorithm, SigningAlgorithm};
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::prelude::FromDer;
@@ -108,6 +108,12 @@ fn check_every_scheme(key_algorithm: KeyAlgorithm) {
                 "{signing}: {expected:?} missing from\n{text}"
             );
         }
+
+        // The same key through the generic signer path, which also checks the signature.
+        let generic = build_csr_with(&key, signing, &source_subject_der).unwrap();
+        let generic_file = format!("{}-generic.csr", signing.name());
+        workspace.write(&generic_file, &generic);
+        workspace.openssl(&["req", "-verify", "-noout", "-in", &generic_file]);
 
         let (_, request_der) = pem_rfc7468::decode_vec(csr.as_bytes()).unwrap();
         let (rest, request) = X509CertificationRequest::from_der(&request_der).unwrap();
