@@ -19,7 +19,7 @@ pub struct ThingPrincipal {
 }
 
 impl ThingPrincipal {
-    /// The certificate ID when the principal is an X.509 certificate (`…:cert/<id>`).
+    /// Returns the certificate ID when the principal is an X.509 certificate (`…:cert/<id>`).
     pub fn certificate_id(&self) -> Option<&str> {
         certificate_id_from_arn(&self.arn)
     }

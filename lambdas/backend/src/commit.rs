@@ -8,7 +8,7 @@ use crate::aws::{Publisher, RecordStore, Registry};
 use crate::error::{BackendError, Result};
 use crate::request::{RequestKind, parse_request};
 
-/// How a commit request ended, after its reply was published.
+/// The result of a commit request, after its reply was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
     /// The rotation is now recorded as committed.

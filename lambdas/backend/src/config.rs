@@ -8,15 +8,16 @@ use rotator_protocol::{DEFAULT_TOPIC_PREFIX, SigningAlgorithm};
 
 use crate::error::{BackendError, Result};
 
-/// Longest validity AWS Private CA can give an end-entity certificate here, in days. The limit
-/// is ours: a rotation certificate outliving ten years defeats the point of rotating.
+/// Maximum validity, in days, of a certificate from AWS Private CA. The limit is ours, because a
+/// certificate that outlives ten years defeats the point of rotating.
 const MAX_VALIDITY_DAYS: i64 = 3650;
 
-/// How long the create function waits for AWS Private CA to issue a certificate. It stays below
-/// the device's per-step reply timeout so the device hears `rejected` instead of silence.
+/// Maximum time the create function waits for AWS Private CA to issue a certificate. It keeps
+/// the invocation well inside a 60 s function timeout. When it runs out, the invocation fails
+/// without a reply and the device sends its CSR again.
 pub const DEFAULT_ISSUANCE_TIMEOUT: Duration = Duration::from_secs(25);
 
-/// Who signs new device certificates.
+/// The service that signs new device certificates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuerConfig {
     /// AWS IoT Core, through `CreateCertificateFromCsr`.

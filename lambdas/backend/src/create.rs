@@ -13,7 +13,7 @@ use crate::csr::{certificate_public_key, validate_csr};
 use crate::error::{BackendError, Result};
 use crate::request::{RequestKind, parse_request};
 
-/// How a create request ended, after its reply was published.
+/// The result of a create request, after its reply was published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
     /// A new certificate was issued, attached and sent.
@@ -51,8 +51,8 @@ where
     C: CertificateSigner,
 {
     /// Handles one event from the create rule. Returns an error only when no reply could be
-    /// published, or when undoing a failed issuance failed too; either way the invocation fails
-    /// and the rule's error action records it.
+    /// published or when undoing a failed issuance failed too. The invocation then fails, so the
+    /// rule's error action records it.
     pub async fn handle(&self, event: &serde_json::Value) -> Result<CreateOutcome> {
         let parsed = parse_request(event, &self.topic_prefix, RequestKind::Create)?;
         if let Err(error) = parsed.checked() {
@@ -121,8 +121,8 @@ where
         })
     }
 
-    /// Answers a repeated request for a job that already issued a certificate, as long as the
-    /// CSR carries the same key. The device repeats when a reply was lost.
+    /// Sends the certificate again for a repeated request of a job that already issued one, as
+    /// long as the CSR carries the same key. The device repeats a request when a reply was lost.
     async fn repeat(
         &self,
         request: &CreateRequest,

@@ -1,8 +1,8 @@
 //! Validation of the CSR a device sends, before any certificate is issued for it.
 //!
-//! The signature is checked with aws-lc-rs directly (not through x509-parser's helper) so that
-//! every accepted scheme is listed here: RSA PKCS#1 v1.5, RSA-PSS with the salt as long as the
-//! digest and MGF1 over the same hash, and ECDSA, each with SHA-256, SHA-384 or SHA-512.
+//! The signature is checked with aws-lc-rs directly, not through x509-parser's helper, so every
+//! accepted scheme is listed here. They are RSA PKCS#1 v1.5, RSA-PSS (salt as long as the digest,
+//! MGF1 over the same hash) and ECDSA, each with SHA-256, SHA-384 or SHA-512.
 
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use x509_parser::certification_request::X509CertificationRequest;
@@ -39,10 +39,10 @@ pub struct ValidatedCsr {
     pub key_description: String,
 }
 
-/// Checks a CSR in PEM: it parses, its signature verifies, its key is RSA of 2048 bits or more or
-/// EC on P-256, P-384 or P-521, its key differs from the current certificate's, and its subject
-/// equals the current certificate's subject (devices copy it, so a different subject means the
-/// CSR was made for another device).
+/// Checks a CSR in PEM. It must parse, its signature must verify, and its key must be RSA of
+/// 2048 to 8192 bits or EC on P-256, P-384 or P-521, and differ from the current certificate's.
+/// Its subject must equal the current certificate's, because devices copy it, so a different
+/// subject means the CSR was made for another device.
 pub fn validate_csr(csr_pem: &str, current_certificate_pem: &str) -> Result<ValidatedCsr> {
     if csr_pem.len() > MAX_CSR_PEM_BYTES {
         return Err(BackendError::invalid_request(format!(

@@ -2,15 +2,15 @@
 
 use std::fmt;
 
-/// What went wrong, in categories that callers match on. The names are stable because operators
-/// search logs and alarms for them.
+/// Error categories that callers match on. The names are stable because operators search logs
+/// and alarms for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The device sent a request that can never succeed as sent.
     InvalidRequest,
     /// The request is well formed, but the registry or the job is not in a state that allows it.
     PreconditionFailed,
-    /// The Lambda's environment is missing a variable or holds an invalid value.
+    /// The Lambda's environment is missing a variable or contains an invalid value.
     InvalidConfiguration,
     /// An AWS call failed with an error that a later attempt may not see.
     AwsTransient,
@@ -82,7 +82,7 @@ impl BackendError {
         &self.message
     }
 
-    /// Whether running the same invocation again may succeed.
+    /// Returns whether running the same invocation again may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,

@@ -5,10 +5,10 @@ use rotator_protocol::Topics;
 
 use crate::error::{BackendError, Result};
 
-/// Longest job ID AWS IoT accepts.
+/// Maximum length of an AWS IoT job ID.
 const MAX_JOB_ID_LEN: usize = 64;
 
-/// Which rule the event came from.
+/// The rule an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
     Create,

@@ -42,9 +42,10 @@ async fn clients() -> Result<Clients, BackendError> {
     })
 }
 
-/// The iot-data client. AWS IoT data endpoints are per account; `AWS_ENDPOINT_URL_IOT_DATA_PLANE`
-/// or `AWS_ENDPOINT_URL` select one, and the regional default serves accounts that use the
-/// ATS endpoint.
+/// Builds the iot-data client. `AWS_ENDPOINT_URL_IOT_DATA_PLANE` or `AWS_ENDPOINT_URL` select
+/// the account's data endpoint.
+// NOTE: without either variable the SDK's regional default endpoint is used; it has not been
+// tried against a real account here, which may require the account-specific ATS endpoint.
 fn iot_data_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_iotdataplane::Client {
     aws_sdk_iotdataplane::Client::new(sdk_config)
 }

@@ -70,7 +70,7 @@ pub struct JobExecutionEvent {
 }
 
 impl JobExecutionEvent {
-    /// The thing name at the end of the thing ARN (`arn:…:thing/<name>`).
+    /// Returns the thing name at the end of the thing ARN (`arn:…:thing/<name>`).
     pub fn thing_name(&self) -> Option<&str> {
         let (_, name) = self.thing_arn.rsplit_once(":thing/")?;
         (!name.is_empty()).then_some(name)
@@ -86,7 +86,7 @@ pub enum RotationStage {
     Committed,
 }
 
-/// What the terminal handler did.
+/// The action the terminal handler took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TerminalAction {
     /// Deleted the old certificate after a committed, successful rotation.
@@ -118,7 +118,7 @@ pub fn decide(status: JobExecutionStatus, stage: RotationStage) -> TerminalActio
     }
 }
 
-/// Whether operators hear about this outcome.
+/// Returns whether operators are notified of this outcome.
 pub fn notifies(status: JobExecutionStatus, action: TerminalAction) -> bool {
     !(action == TerminalAction::Ignored
         || (status == JobExecutionStatus::Succeeded
@@ -244,8 +244,8 @@ where
         delete_with_retry(&self.registry, certificate_id, &self.delete_retry).await?;
         info!(thing, certificate_id, "deleted certificate");
 
-        // NOTE: a certificate that another CA issued (for example the device's first one) makes
-        // Private CA fail the revocation; that failure is logged and does not fail the cleanup.
+        // NOTE: Private CA fails to revoke a certificate that another CA issued, such as the
+        // device's first one. That failure is logged and does not fail the cleanup.
         if let Err(error) = self.signer.revoke(&certificate.pem).await {
             warn!(thing, certificate_id, %error, "failed to revoke the deleted certificate");
         }

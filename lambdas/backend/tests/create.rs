@@ -37,7 +37,7 @@ fn handler<S: RecordStore, C: CertificateSigner>(
     }
 }
 
-/// A device with a started rotation job and a fresh CSR for a new P-384 key.
+/// Creates a device with a rotation job and a CSR for a new P-384 key.
 async fn rotating_device(world: &World, thing: &str, job_id: &str) -> (Device, String) {
     let device = world.device(thing, Key::Ec("P-256")).await;
     world

@@ -206,12 +206,12 @@ async fn every_status_and_stage_on_moto() {
                 assert!(message.contains(&thing), "{case}: {message}");
                 assert!(message.contains(&job_id), "{case}: {message}");
                 assert!(message.contains("CONNECTION_FAILED"), "{case}: {message}");
-                let what = match expected {
+                let expected_text = match expected {
                     TerminalAction::DeletedNewCertificate => "Deleted the new certificate",
                     TerminalAction::KeptBoth => "Kept both certificates",
                     _ => "nothing to clean up",
                 };
-                assert!(message.contains(what), "{case}: {message}");
+                assert!(message.contains(expected_text), "{case}: {message}");
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The create-certificate Lambda function. The logic lives in `rotator_backend`; this binary only starts
+//! The create-certificate Lambda function. The logic lives in `rotator_backend`, and this binary only starts
 //! the runtime. It is packaged as `bootstrap` for the `provided.al2023` runtime.
 
 // The SDK's nested futures need more than the default query depth.

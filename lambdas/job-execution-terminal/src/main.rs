@@ -1,4 +1,4 @@
-//! The job-execution-terminal Lambda function. The logic lives in `rotator_backend`; this binary only starts
+//! The job-execution-terminal Lambda function. The logic lives in `rotator_backend`, and this binary only starts
 //! the runtime. It is packaged as `bootstrap` for the `provided.al2023` runtime.
 
 // The SDK's nested futures need more than the default query depth.

@@ -351,7 +351,7 @@ impl World {
         }
     }
 
-    /// The IDs of the certificates attached to `thing`.
+    /// Returns the IDs of the certificates attached to `thing`.
     pub async fn attached_certificates(&self, thing: &str) -> BTreeSet<String> {
         self.registry()
             .thing_principals(thing)
@@ -362,7 +362,7 @@ impl World {
             .collect()
     }
 
-    /// Whether a certificate with this ID is registered.
+    /// Returns whether a certificate with this ID is registered.
     pub async fn certificate_exists(&self, certificate_id: &str) -> bool {
         match self.registry().describe_certificate(certificate_id).await {
             Ok(_) => true,
@@ -469,7 +469,7 @@ impl World {
         }
     }
 
-    /// A signer that stands in for AWS IoT Core; see `OpensslSigner`.
+    /// Returns the signer that replaces AWS IoT Core in tests (see `OpensslSigner`).
     pub fn openssl_signer(&self) -> OpensslSigner {
         let dir = self.path().join("test-ca");
         std::fs::create_dir_all(&dir).unwrap();
@@ -580,10 +580,10 @@ impl JobLookup for StartedJobs {
 }
 
 /// Signer double for AWS IoT Core. moto's `CreateCertificateFromCsr` returns a certificate for
-/// a random key instead of the CSR's, which no device could use, so this signs the CSR with a
-/// test CA through the `openssl` CLI and registers the result in moto with
-/// `RegisterCertificateWithoutCA`, as AWS IoT Core's own call would register it. It does not
-/// emulate revocation, which AWS IoT Core lacks too.
+/// a random key instead of the CSR's, which no device could use. This double signs the CSR with
+/// a test CA through the `openssl` CLI and registers the result in moto with
+/// `RegisterCertificateWithoutCA`, as AWS IoT Core's own call registers it. It does not emulate
+/// revocation, which AWS IoT Core lacks too.
 pub struct OpensslSigner {
     registry: SdkRegistry,
     dir: PathBuf,
@@ -651,7 +651,7 @@ impl RecordStore for FailingRecordStore {
     }
 }
 
-/// The rule event a device's request produces.
+/// Builds the rule event that a device's request produces.
 pub fn rule_event(
     device: &Device,
     kind: &str,

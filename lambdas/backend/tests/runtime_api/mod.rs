@@ -1,8 +1,7 @@
 //! A stand-in for the AWS Lambda Runtime API on loopback, to run a built function binary the
 //! way `provided.al2023` runs `bootstrap`. It hands out one event and records the function's
 //! response or error. It does not emulate deadlines, X-Ray headers, extensions or the
-//! telemetry API; a second request for work is never answered, and the test then stops the
-//! process.
+//! telemetry API. It never replies to a second request for work, so the test stops the process.
 //!
 //! Shared by the three function crates' tests through `#[path]`.
 
@@ -16,13 +15,13 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Bound on how long a test waits for the function to finish one invocation; a hang fails the
-/// test instead of blocking it forever.
+/// Maximum time a test waits for the function to finish one invocation, so that a hang fails
+/// the test instead of blocking it forever.
 const INVOCATION_BOUND: Duration = Duration::from_secs(120);
 
 const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 
-/// What the function reported for the invocation.
+/// The result the function reported for the invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
     Response(String),
@@ -36,7 +35,7 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Starts the server on a free loopback port; it serves `event` once.
+    /// Starts the server on a free loopback port. It serves `event` once.
     pub fn start(event: serde_json::Value) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("failed to bind 127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();
