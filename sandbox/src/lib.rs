@@ -6,28 +6,50 @@
 //! the same method, path, query, headers and body. A client needs nothing but
 //! `AWS_ENDPOINT_URL` pointing at the sandbox.
 //!
-//! Emulated:
+//! Emulated (each checked against moto 5.2.5, which lacks or gets it wrong):
 //!
 //! - AWS IoT `DescribeEventConfigurations` and `UpdateEventConfigurations`, kept in memory per
-//!   account and region, every event type disabled at first. moto has neither.
+//!   account and region, every event type disabled at first. moto has neither (HTTP 500).
+//! - CloudFormation change sets: the sandbox computes each change set's `Changes` itself
+//!   (`Add`, `Modify` with `Replacement` and changed properties, `Remove`), with conditions
+//!   and parameters resolved; moto reports wrong or missing changes. An `UPDATE` change set
+//!   with the stack's template and parameters ends `FAILED` with the real status reason ("The
+//!   submitted information didn't contain changes. ...") and `ExecutionStatus`
+//!   `UNAVAILABLE`, and executing it fails with `InvalidChangeSetStatus`. An unchanged
+//!   `UpdateStack` fails with "No updates are to be performed." whether or not parameters
+//!   were given. After an execution the stack's other change sets are gone, as in AWS.
+//! - `DescribeStackEvents` with per-resource events (`CREATE_*`, `UPDATE_*` including
+//!   replacements, `DELETE_*` and the cleanup phase), newest first, found by stack ID after a
+//!   delete and by name only while the stack exists. moto records only stack-level events.
+//! - `DescribeStacks` outputs: moto leaves the outputs of a stack made by a change set empty;
+//!   the sandbox resolves them from the template, the parameters and the physical IDs.
+//! - `DescribeStackResources`, `ListStackResources` and `GetTemplate`: every resource with its
+//!   physical ID (moto lists skipped types as blank rows), and the template as sent.
+//! - `AWS::IoT::TopicRule`, which moto's CloudFormation skips: the sandbox creates, replaces
+//!   and deletes the rules through moto's IoT API as stacks are created, updated and deleted,
+//!   so `GetTopicRule` returns them with `Ref`, `Fn::GetAtt` and `Fn::Sub` resolved.
+//! - `AWS::IoT::JobTemplate` with a computed `JobTemplateId`: moto creates it but fails the
+//!   whole DeleteStack (HTTP 500) because it reads the unresolved ID; the sandbox sends moto
+//!   the template with that ID resolved.
 //!
 //! Not emulated (moto's behaviour, or its gaps, show through):
 //!
-//! - every other API; in particular iot-jobs-data, Greengrass v2 and the IoT rules engine
-//!   (topic rules are stored but never run);
+//! - every other API; in particular iot-jobs-data, Greengrass v2, ACM-PCA resources in
+//!   templates, and the IoT rules engine (topic rules are stored but never run);
+//! - other resource types moto skips, such as `AWS::Lambda::EventInvokeConfig`: they get a
+//!   generated physical ID and events, but nothing is created;
+//! - asynchronous stack operations: moto finishes each one within the request, so a stack is
+//!   never seen `*_IN_PROGRESS`, and failures or rollbacks never happen;
+//! - stacks created before the sandbox started, or directly in moto, get moto's behaviour only;
+//!   the sandbox keeps its records in memory and loses them when it stops;
 //! - request signatures, which moto does not verify either;
 //! - streaming: request and response bodies are read in full before they are passed on.
 
-// NOTE: the CloudFormation emulation that uses the remaining helpers is not wired in yet.
-#[allow(dead_code)]
 mod cloudformation;
 mod iot_events;
-#[allow(dead_code)]
 mod moto;
 mod scope;
-#[allow(dead_code)]
 mod server;
-#[allow(dead_code)]
 mod xml;
 
 use std::net::SocketAddr;

@@ -85,10 +85,17 @@ impl Moto {
             .path_and_query()
             .map(|value| value.as_str())
             .unwrap_or("/");
+        let length = body.len();
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = self.uri_for(path_and_query)?;
         copy_headers(&parts.headers, request.headers_mut());
+        // The sandbox may have rewritten the body, so the length is the body's own.
+        if request.headers().contains_key(header::CONTENT_LENGTH) || length > 0 {
+            request
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
         self.send(request).await
     }
 

@@ -1,0 +1,769 @@
+//! What happens around a stack operation that moto performed: the resources moto skips, the
+//! per-resource events, change lists and the outputs moto leaves out.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use super::moto_calls;
+use super::state::{Change, EmulatedResource, Records, StackEvent, StackRecord};
+use super::template::{self, Context, Deployed, Resource};
+use crate::Error;
+use crate::scope::CredentialScope;
+use crate::server::App;
+use crate::xml::{XmlWriter, child_text};
+
+const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
+const TOPIC_RULE_TYPE: &str = "AWS::IoT::TopicRule";
+const JOB_TEMPLATE_TYPE: &str = "AWS::IoT::JobTemplate";
+const REPLACEMENT_REASON: &str =
+    "Requested update requires the creation of a new physical resource; hence creating one.";
+
+/// The kind of stack operation that completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+/// The template and parameters a create or update applied.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub body: String,
+    pub template: Value,
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// Rewrites a template for moto, or returns `None` when it needs no change.
+///
+/// moto 5.2.5 deletes a job template by reading `JobTemplateId` from the unresolved template,
+/// so an ID built with `Fn::Sub` makes its DeleteStack fail with HTTP 500. The sandbox sends
+/// moto the resolved ID instead.
+pub fn rewrite_for_moto(template: &Value, context: &Context<'_>) -> Option<String> {
+    let mut copy = template.clone();
+    let mut changed = false;
+    let resources = copy.get_mut("Resources").and_then(Value::as_object_mut)?;
+    for declaration in resources.values_mut() {
+        if declaration.get("Type").and_then(Value::as_str) != Some(JOB_TEMPLATE_TYPE) {
+            continue;
+        }
+        let Some(id) = declaration.pointer_mut("/Properties/JobTemplateId") else {
+            continue;
+        };
+        if id.is_string() {
+            continue;
+        }
+        if let Some(Value::String(resolved)) = context.resolve(id) {
+            *id = Value::String(resolved);
+            changed = true;
+        }
+    }
+    changed.then(|| copy.to_string())
+}
+
+/// Lists the resource changes between two resolved resource sets, as a change set shows them.
+pub fn changes(
+    old: &BTreeMap<String, Resource>,
+    old_deployed: &BTreeMap<String, Deployed>,
+    new: &BTreeMap<String, Resource>,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for logical_id in template::dependency_order(new) {
+        let resource = &new[&logical_id];
+        let physical_id = old_deployed
+            .get(&logical_id)
+            .map(|deployed| deployed.physical_id.clone());
+        match old.get(&logical_id) {
+            None => changes.push(Change {
+                action: "Add",
+                logical_id,
+                physical_id: None,
+                resource_type: resource.resource_type.clone(),
+                replacement: None,
+                changed_properties: Vec::new(),
+            }),
+            Some(previous) if previous.resource_type != resource.resource_type => {
+                changes.push(Change {
+                    action: "Modify",
+                    logical_id,
+                    physical_id,
+                    resource_type: resource.resource_type.clone(),
+                    replacement: Some("True"),
+                    changed_properties: Vec::new(),
+                });
+            }
+            Some(previous) if previous.properties != resource.properties => {
+                let changed = changed_properties(&previous.properties, &resource.properties);
+                let recreates: Vec<(String, Option<bool>)> = changed
+                    .iter()
+                    .map(|name| {
+                        (
+                            name.clone(),
+                            requires_replacement(&resource.resource_type, name),
+                        )
+                    })
+                    .collect();
+                let replacement = if recreates.iter().any(|(_, always)| *always == Some(true)) {
+                    "True"
+                } else if recreates.iter().all(|(_, always)| *always == Some(false)) {
+                    "False"
+                } else {
+                    "Conditional"
+                };
+                changes.push(Change {
+                    action: "Modify",
+                    logical_id,
+                    physical_id,
+                    resource_type: resource.resource_type.clone(),
+                    replacement: Some(replacement),
+                    changed_properties: recreates
+                        .into_iter()
+                        .map(|(name, always)| (name, always == Some(true)))
+                        .collect(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let mut removed: Vec<String> = template::dependency_order(old)
+        .into_iter()
+        .filter(|logical_id| !new.contains_key(logical_id))
+        .collect();
+    removed.reverse();
+    for logical_id in removed {
+        changes.push(Change {
+            action: "Remove",
+            physical_id: old_deployed
+                .get(&logical_id)
+                .map(|deployed| deployed.physical_id.clone()),
+            resource_type: old[&logical_id].resource_type.clone(),
+            logical_id,
+            replacement: None,
+            changed_properties: Vec::new(),
+        });
+    }
+    changes
+}
+
+fn changed_properties(old: &Value, new: &Value) -> Vec<String> {
+    let empty = Map::new();
+    let old = old.as_object().unwrap_or(&empty);
+    let new = new.as_object().unwrap_or(&empty);
+    let mut names: Vec<String> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|name| old.get(*name) != new.get(*name))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Whether changing a property replaces the resource, from the CloudFormation resource
+/// reference ("Update requires"); `None` for properties this table does not cover.
+fn requires_replacement(resource_type: &str, property: &str) -> Option<bool> {
+    let always: &[&str] = match resource_type {
+        TOPIC_RULE_TYPE => &["RuleName"],
+        // Every property of a job template and of a Lambda permission requires replacement.
+        JOB_TEMPLATE_TYPE | "AWS::Lambda::Permission" => return Some(true),
+        "AWS::Lambda::Function" => &["FunctionName", "PackageType"],
+        "AWS::Lambda::EventInvokeConfig" => &["FunctionName", "Qualifier"],
+        "AWS::SNS::Topic" => &["TopicName", "FifoTopic"],
+        "AWS::IAM::Role" => &["RoleName", "Path"],
+        "AWS::Logs::LogGroup" => &["LogGroupName"],
+        "AWS::S3::Bucket" => &["BucketName"],
+        _ => return None,
+    };
+    Some(always.contains(&property))
+}
+
+/// Appends a stack-level event.
+pub fn push_stack_event(stack: &mut StackRecord, status: &str, reason: Option<&str>) {
+    let (logical_id, physical_id) = (stack.name.clone(), stack.stack_id.clone());
+    push_event(stack, &logical_id, &physical_id, STACK_TYPE, status, reason);
+}
+
+fn push_event(
+    stack: &mut StackRecord,
+    logical_id: &str,
+    physical_id: &str,
+    resource_type: &str,
+    status: &str,
+    reason: Option<&str>,
+) {
+    // Strictly increasing timestamps keep "newest first" well defined.
+    let now = OffsetDateTime::now_utc();
+    let timestamp = match stack.events.last() {
+        Some(last) if last.timestamp >= now => last.timestamp + Duration::milliseconds(1),
+        _ => now,
+    };
+    let event_id = if resource_type == STACK_TYPE {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        format!(
+            "{logical_id}-{status}-{}",
+            super::responses::timestamp(timestamp)
+        )
+    };
+    stack.events.push(StackEvent {
+        event_id,
+        logical_id: logical_id.to_owned(),
+        physical_id: physical_id.to_owned(),
+        resource_type: resource_type.to_owned(),
+        status: status.to_owned(),
+        reason: reason.map(str::to_owned),
+        timestamp,
+    });
+    if resource_type != STACK_TYPE {
+        stack
+            .resource_status
+            .insert(logical_id.to_owned(), (status.to_owned(), timestamp));
+    }
+}
+
+/// Brings the sandbox's record of a stack, and the resources moto skips, in line with an
+/// operation moto completed.
+pub async fn apply(
+    app: &App,
+    scope: &CredentialScope,
+    stack_id: &str,
+    operation: Operation,
+    applied: Option<Applied>,
+) -> Result<(), Error> {
+    let Some(mut stack) = app.cloudformation.lock().stacks.get(stack_id).cloned() else {
+        return Ok(());
+    };
+    match (operation, applied) {
+        (Operation::Delete, _) => delete(app, scope, &mut stack).await,
+        (operation, Some(applied)) => {
+            create_or_update(app, scope, &mut stack, operation, applied).await?
+        }
+        (_, None) => return Ok(()),
+    }
+    stack.last_updated = OffsetDateTime::now_utc();
+    app.cloudformation
+        .lock()
+        .stacks
+        .insert(stack_id.to_owned(), stack);
+    Ok(())
+}
+
+async fn delete(app: &App, scope: &CredentialScope, stack: &mut StackRecord) {
+    for (logical_id, emulated) in &stack.emulated {
+        if emulated.resource_type != TOPIC_RULE_TYPE {
+            continue;
+        }
+        if let Err(error) = moto_calls::delete_topic_rule(app, scope, &emulated.physical_id).await {
+            tracing::error!(%error, stack = %stack.name, %logical_id, "failed to delete a topic rule");
+        }
+    }
+
+    push_stack_event(stack, "DELETE_IN_PROGRESS", Some("User Initiated"));
+    let mut order = template::dependency_order(&stack.resources);
+    order.reverse();
+    for logical_id in order {
+        let Some(deployed) = stack.deployed.get(&logical_id).cloned() else {
+            continue;
+        };
+        for status in ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"] {
+            push_event(
+                stack,
+                &logical_id,
+                &deployed.physical_id,
+                &deployed.resource_type,
+                status,
+                None,
+            );
+        }
+    }
+    push_stack_event(stack, "DELETE_COMPLETE", None);
+    stack.deleted = true;
+    stack.deployed.clear();
+    stack.emulated.clear();
+    tracing::info!(stack = %stack.name, "stack deleted");
+}
+
+async fn create_or_update(
+    app: &App,
+    scope: &CredentialScope,
+    stack: &mut StackRecord,
+    operation: Operation,
+    applied: Applied,
+) -> Result<(), Error> {
+    let no_resources = BTreeMap::new();
+    let new_resources = Context::new(
+        &applied.template,
+        &applied.parameters,
+        &stack.pseudo,
+        &no_resources,
+    )
+    .resources();
+    let moto_rows = moto_calls::stack_resources(app, scope, &stack.stack_id).await?;
+
+    let mut deployed = BTreeMap::new();
+    let mut emulated = BTreeMap::new();
+    for (logical_id, resource) in &new_resources {
+        let from_moto = moto_rows
+            .iter()
+            .find(|row| {
+                &row.logical_id == logical_id && row.resource_type == resource.resource_type
+            })
+            .and_then(|row| row.physical_id.clone());
+        let physical_id = match from_moto {
+            Some(id) => id,
+            None => {
+                let id = emulated_physical_id(stack, logical_id, resource);
+                emulated.insert(
+                    logical_id.clone(),
+                    EmulatedResource {
+                        resource_type: resource.resource_type.clone(),
+                        physical_id: id.clone(),
+                    },
+                );
+                id
+            }
+        };
+        deployed.insert(
+            logical_id.clone(),
+            Deployed {
+                resource_type: resource.resource_type.clone(),
+                physical_id,
+            },
+        );
+    }
+
+    sync_topic_rules(app, scope, stack, &applied, &deployed, &emulated).await?;
+    record_events(stack, operation, &new_resources, &deployed);
+
+    stack.body = applied.body;
+    stack.template = applied.template;
+    stack.parameters = applied.parameters;
+    stack.resources = new_resources;
+    stack.deployed = deployed;
+    stack.emulated = emulated;
+    tracing::info!(stack = %stack.name, ?operation, "stack operation applied");
+    Ok(())
+}
+
+/// The physical ID of a resource moto did not report: the name its properties give, the one
+/// the sandbox chose before, or a new generated one.
+fn emulated_physical_id(stack: &StackRecord, logical_id: &str, resource: &Resource) -> String {
+    let named = match resource.resource_type.as_str() {
+        TOPIC_RULE_TYPE => resource.properties.get("RuleName"),
+        JOB_TEMPLATE_TYPE => resource.properties.get("JobTemplateId"),
+        _ => None,
+    };
+    if let Some(Value::String(name)) = named {
+        return name.clone();
+    }
+    if let Some(previous) = stack.emulated.get(logical_id)
+        && previous.resource_type == resource.resource_type
+    {
+        return previous.physical_id.clone();
+    }
+    let suffix: String = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .to_uppercase()
+        .chars()
+        .take(12)
+        .collect();
+    if resource.resource_type == TOPIC_RULE_TYPE {
+        // Topic rule names allow only letters, digits and underscores.
+        format!("{logical_id}_{suffix}")
+    } else {
+        format!("{}-{logical_id}-{suffix}", stack.name)
+    }
+}
+
+/// Creates or replaces every topic rule of the template in moto's IoT, and deletes the ones
+/// the template no longer has.
+async fn sync_topic_rules(
+    app: &App,
+    scope: &CredentialScope,
+    stack: &StackRecord,
+    applied: &Applied,
+    deployed: &BTreeMap<String, Deployed>,
+    emulated: &BTreeMap<String, EmulatedResource>,
+) -> Result<(), Error> {
+    let context = Context::new(
+        &applied.template,
+        &applied.parameters,
+        &stack.pseudo,
+        deployed,
+    );
+    for (logical_id, resource) in context.resources() {
+        if resource.resource_type != TOPIC_RULE_TYPE {
+            continue;
+        }
+        let Some(name) = emulated
+            .get(&logical_id)
+            .map(|rule| rule.physical_id.clone())
+        else {
+            continue;
+        };
+        let payload = resource
+            .properties
+            .get("TopicRulePayload")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        if template::contains_intrinsic(&payload) {
+            tracing::warn!(stack = %stack.name, %logical_id, "topic rule payload has unresolved references");
+        }
+        moto_calls::put_topic_rule(app, scope, &name, &camel_case_keys(&payload)).await?;
+    }
+    for (logical_id, previous) in &stack.emulated {
+        let kept = emulated
+            .get(logical_id)
+            .is_some_and(|rule| rule.physical_id == previous.physical_id);
+        if previous.resource_type == TOPIC_RULE_TYPE && !kept {
+            moto_calls::delete_topic_rule(app, scope, &previous.physical_id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Converts CloudFormation's PascalCase property names to the IoT API's camelCase.
+fn camel_case_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(object) => Value::Object(
+            object
+                .iter()
+                .map(|(key, inner)| {
+                    let mut characters = key.chars();
+                    let camel = match characters.next() {
+                        Some(first) => first.to_lowercase().chain(characters).collect(),
+                        None => String::new(),
+                    };
+                    (camel, camel_case_keys(inner))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(camel_case_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+fn record_events(
+    stack: &mut StackRecord,
+    operation: Operation,
+    new_resources: &BTreeMap<String, Resource>,
+    deployed: &BTreeMap<String, Deployed>,
+) {
+    let (prefix, reason) = match operation {
+        Operation::Create => ("CREATE", "User Initiated"),
+        _ => ("UPDATE", "User Initiated"),
+    };
+    push_stack_event(stack, &format!("{prefix}_IN_PROGRESS"), Some(reason));
+    let old_resources = stack.resources.clone();
+    let old_deployed = stack.deployed.clone();
+    let mut cleanup = Vec::new();
+
+    for logical_id in template::dependency_order(new_resources) {
+        let resource = &new_resources[&logical_id];
+        let physical_id = deployed[&logical_id].physical_id.clone();
+        let resource_type = resource.resource_type.as_str();
+        let previous = old_resources.get(&logical_id);
+        let previous_physical = old_deployed.get(&logical_id);
+        match (previous, previous_physical) {
+            (Some(previous), Some(previous_physical))
+                if previous.resource_type == resource.resource_type
+                    && previous_physical.physical_id == physical_id =>
+            {
+                if previous.properties != resource.properties {
+                    push_event(
+                        stack,
+                        &logical_id,
+                        &physical_id,
+                        resource_type,
+                        "UPDATE_IN_PROGRESS",
+                        None,
+                    );
+                    push_event(
+                        stack,
+                        &logical_id,
+                        &physical_id,
+                        resource_type,
+                        "UPDATE_COMPLETE",
+                        None,
+                    );
+                }
+            }
+            (Some(_), Some(previous_physical)) => {
+                let old_id = previous_physical.physical_id.clone();
+                push_event(
+                    stack,
+                    &logical_id,
+                    &old_id,
+                    resource_type,
+                    "UPDATE_IN_PROGRESS",
+                    Some(REPLACEMENT_REASON),
+                );
+                push_event(
+                    stack,
+                    &logical_id,
+                    &physical_id,
+                    resource_type,
+                    "UPDATE_IN_PROGRESS",
+                    Some("Resource creation Initiated"),
+                );
+                push_event(
+                    stack,
+                    &logical_id,
+                    &physical_id,
+                    resource_type,
+                    "UPDATE_COMPLETE",
+                    None,
+                );
+                cleanup.push((logical_id.clone(), previous_physical.clone()));
+            }
+            _ => {
+                push_event(
+                    stack,
+                    &logical_id,
+                    "",
+                    resource_type,
+                    "CREATE_IN_PROGRESS",
+                    None,
+                );
+                push_event(
+                    stack,
+                    &logical_id,
+                    &physical_id,
+                    resource_type,
+                    "CREATE_IN_PROGRESS",
+                    Some("Resource creation Initiated"),
+                );
+                push_event(
+                    stack,
+                    &logical_id,
+                    &physical_id,
+                    resource_type,
+                    "CREATE_COMPLETE",
+                    None,
+                );
+            }
+        }
+    }
+
+    if operation == Operation::Create {
+        push_stack_event(stack, "CREATE_COMPLETE", None);
+        return;
+    }
+    let mut removed: Vec<String> = template::dependency_order(&old_resources)
+        .into_iter()
+        .filter(|logical_id| !new_resources.contains_key(logical_id))
+        .collect();
+    removed.reverse();
+    for logical_id in removed {
+        if let Some(previous) = old_deployed.get(&logical_id) {
+            cleanup.push((logical_id, previous.clone()));
+        }
+    }
+    push_stack_event(stack, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None);
+    for (logical_id, previous) in cleanup {
+        push_event(
+            stack,
+            &logical_id,
+            &previous.physical_id,
+            &previous.resource_type,
+            "DELETE_IN_PROGRESS",
+            None,
+        );
+        push_event(
+            stack,
+            &logical_id,
+            &previous.physical_id,
+            &previous.resource_type,
+            "DELETE_COMPLETE",
+            None,
+        );
+        if !new_resources.contains_key(&logical_id) {
+            stack.resource_status.remove(&logical_id);
+        } else if deployed.contains_key(&logical_id) {
+            // The replacement's last event is UPDATE_COMPLETE, not the old copy's deletion.
+            let time = stack
+                .events
+                .last()
+                .map(|event| event.timestamp)
+                .unwrap_or(stack.last_updated);
+            stack
+                .resource_status
+                .insert(logical_id.clone(), ("UPDATE_COMPLETE".to_owned(), time));
+        }
+    }
+    push_stack_event(stack, "UPDATE_COMPLETE", None);
+}
+
+/// Returns moto's `DescribeStacks` XML with the outputs of the sandbox's stacks put in, or
+/// `None` when no stack in it is one of them. moto 5.2.5 leaves the outputs of a stack made by
+/// a change set empty, and keeps stale ones after an update by change set.
+pub fn with_outputs(document: &str, records: &Records) -> Option<String> {
+    let parsed = roxmltree::Document::parse(document).ok()?;
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for member in parsed.descendants().filter(|node| {
+        node.has_tag_name("member")
+            && node
+                .parent()
+                .is_some_and(|parent| parent.has_tag_name("Stacks"))
+    }) {
+        let Some(stack_id) = child_text(member, "StackId") else {
+            continue;
+        };
+        let Some(stack) = records.stacks.get(&stack_id) else {
+            continue;
+        };
+        if stack.deleted || stack.body.is_empty() {
+            continue;
+        }
+        let existing = member.children().find(|node| node.has_tag_name("Outputs"));
+        let moto_values: BTreeMap<String, String> = existing
+            .map(|outputs| {
+                outputs
+                    .children()
+                    .filter(|node| node.has_tag_name("member"))
+                    .filter_map(|node| {
+                        Some((
+                            child_text(node, "OutputKey")?,
+                            child_text(node, "OutputValue")?,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let xml = outputs_xml(stack, &moto_values);
+        match existing {
+            Some(node) => edits.push((node.range().start, node.range().end, xml)),
+            None => {
+                let end = member.range().end - "</member>".len();
+                edits.push((end, end, xml));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|edit| std::cmp::Reverse(edit.0));
+    let mut out = document.to_owned();
+    for (start, end, text) in edits {
+        out.replace_range(start..end, &text);
+    }
+    Some(out)
+}
+
+fn outputs_xml(stack: &StackRecord, moto_values: &BTreeMap<String, String>) -> String {
+    let context = Context::new(
+        &stack.template,
+        &stack.parameters,
+        &stack.pseudo,
+        &stack.deployed,
+    );
+    let mut writer = XmlWriter::new();
+    writer.open("Outputs");
+    for output in context.outputs() {
+        let Some(value) = output
+            .value
+            .or_else(|| moto_values.get(&output.key).cloned())
+        else {
+            tracing::warn!(stack = %stack.name, output = %output.key, "output value could not be resolved");
+            continue;
+        };
+        writer
+            .open("member")
+            .element("OutputKey", &output.key)
+            .element("OutputValue", &value)
+            .optional("Description", output.description.as_deref())
+            .optional("ExportName", output.export_name.as_deref())
+            .close("member");
+    }
+    writer.close("Outputs");
+    writer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resource(resource_type: &str, properties: Value) -> Resource {
+        Resource {
+            resource_type: resource_type.to_owned(),
+            properties,
+            dependencies: Default::default(),
+        }
+    }
+
+    #[test]
+    fn changes_list_add_modify_and_remove() {
+        let old = BTreeMap::from([
+            ("Kept".to_owned(), resource("AWS::SNS::Topic", json!({}))),
+            (
+                "Function".to_owned(),
+                resource("AWS::Lambda::Function", json!({"Timeout": 3})),
+            ),
+            (
+                "Template".to_owned(),
+                resource(JOB_TEMPLATE_TYPE, json!({"JobTemplateId": "a"})),
+            ),
+            ("Gone".to_owned(), resource("AWS::SNS::Topic", json!({}))),
+        ]);
+        let new = BTreeMap::from([
+            ("Kept".to_owned(), resource("AWS::SNS::Topic", json!({}))),
+            (
+                "Function".to_owned(),
+                resource("AWS::Lambda::Function", json!({"Timeout": 5})),
+            ),
+            (
+                "Template".to_owned(),
+                resource(JOB_TEMPLATE_TYPE, json!({"JobTemplateId": "b"})),
+            ),
+            ("Added".to_owned(), resource("AWS::SNS::Topic", json!({}))),
+        ]);
+        let deployed = BTreeMap::from([(
+            "Function".to_owned(),
+            Deployed {
+                resource_type: "AWS::Lambda::Function".to_owned(),
+                physical_id: "fn-1".to_owned(),
+            },
+        )]);
+        let changes = changes(&old, &deployed, &new);
+        let summary: Vec<(&str, &str, Option<&str>)> = changes
+            .iter()
+            .map(|change| {
+                (
+                    change.action,
+                    change.logical_id.as_str(),
+                    change.replacement,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("Add", "Added", None),
+                ("Modify", "Function", Some("False")),
+                ("Modify", "Template", Some("True")),
+                ("Remove", "Gone", None),
+            ]
+        );
+        assert_eq!(changes[1].physical_id.as_deref(), Some("fn-1"));
+        assert_eq!(
+            changes[1].changed_properties,
+            [("Timeout".to_owned(), false)]
+        );
+    }
+
+    #[test]
+    fn camel_case_matches_iot_api() {
+        let payload = json!({"Sql": "SELECT 1", "AwsIotSqlVersion": "2016-03-23",
+            "Actions": [{"Lambda": {"FunctionArn": "arn"}}]});
+        assert_eq!(
+            camel_case_keys(&payload),
+            json!({"sql": "SELECT 1", "awsIotSqlVersion": "2016-03-23",
+                "actions": [{"lambda": {"functionArn": "arn"}}]})
+        );
+    }
+}
