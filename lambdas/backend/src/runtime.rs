@@ -44,8 +44,8 @@ async fn clients() -> Result<Clients, BackendError> {
 
 /// Builds the iot-data client. `AWS_ENDPOINT_URL_IOT_DATA_PLANE` or `AWS_ENDPOINT_URL` select
 /// the account's data endpoint.
-// NOTE: without either variable the SDK's regional default endpoint is used; it has not been
-// tried against a real account here, which may require the account-specific ATS endpoint.
+// NOTE: without either variable the SDK uses `data-ats.iot.<region>.amazonaws.com`. No test here
+// reaches AWS, so whether an account needs its own `<prefix>-ats` endpoint instead is untested.
 fn iot_data_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_iotdataplane::Client {
     aws_sdk_iotdataplane::Client::new(sdk_config)
 }

@@ -11,8 +11,8 @@ mod common;
 use std::sync::Mutex;
 
 use common::{
-    Device, FailingRecordStore, Key, PREFIX, RecordingPublisher, StartedJobs, World, make_csr,
-    make_key, openssl, public_key_of, rule_event,
+    AdjustableRegistry, Device, FailingRecordStore, Key, PREFIX, RecordingPublisher, StartedJobs,
+    World, make_csr, make_key, openssl, public_key_of, rule_event,
 };
 use rotator_backend::aws::{CertificateSigner, IssuedCertificate, RecordStore};
 use rotator_backend::create::{CreateHandler, CreateOutcome};
@@ -541,4 +541,38 @@ async fn iot_core_signer_registers_active_certificate() {
     assert_eq!(description.status().unwrap().as_str(), "ACTIVE");
     assert_eq!(description.certificate_arn(), Some(issued.arn.as_str()));
     assert!(signer.chain_pem().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn non_exclusive_attachment_is_rejected() {
+    let world = World::start();
+    let (device, csr) = rotating_device(&world, "core-1", "rotate-1").await;
+    let registry = AdjustableRegistry::new(world.registry());
+    registry
+        .non_exclusive
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let handler = CreateHandler {
+        registry,
+        jobs: world.jobs(),
+        records: world.records(),
+        publisher: world.publisher(),
+        signer: world.openssl_signer(),
+        topic_prefix: PREFIX.to_owned(),
+    };
+    handler.jobs.start("core-1", "rotate-1");
+    let before = world.snapshot("core-1").await;
+
+    let event = rule_event(
+        &device,
+        "create",
+        "rotate-1",
+        Some(&csr),
+        &device.certificate_id,
+    );
+    let outcome = handler.handle(&event).await.unwrap();
+    assert!(
+        rejected_reason(&outcome).contains("non-exclusively"),
+        "{outcome:?}"
+    );
+    assert_eq!(world.snapshot("core-1").await, before);
 }

@@ -2,21 +2,24 @@
 //! every terminal status against every stage a rotation can reach.
 //!
 //! Doubles: `RecordingNotifier` (moto accepts SNS publishes but cannot return them),
-//! `ConflictingRegistry` (moto detaches synchronously, so AWS's asynchronous detach, which
+//! `AdjustableRegistry` (moto detaches synchronously, so AWS's asynchronous detach, which
 //! makes `DeleteCertificate` fail for a while, is emulated by failing the first deletes), and
 //! the create-side doubles described in `common`.
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{Device, Key, PREFIX, RecordingNotifier, World, make_csr, make_key, rule_event};
-use rotator_backend::aws::{RegisteredCertificate, Registry, ThingPrincipal};
+use common::{
+    AdjustableRegistry, Device, Key, PREFIX, RecordingNotifier, World, make_csr, make_key,
+    rule_event,
+};
+use rotator_backend::aws::Registry;
 use rotator_backend::commit::{CommitHandler, CommitOutcome};
 use rotator_backend::create::{CreateHandler, CreateOutcome};
-use rotator_backend::error::{BackendError, ErrorKind, Result};
-use rotator_backend::sdk::{IotCoreSigner, SdkRegistry, ShadowRecordStore};
+use rotator_backend::error::ErrorKind;
+use rotator_backend::sdk::{IotCoreSigner, ShadowRecordStore};
 use rotator_backend::terminal::{
     DeleteRetry, RotationStage, TerminalAction, TerminalHandler, decide,
 };
@@ -249,85 +252,14 @@ async fn malformed_event_is_an_error() {
     assert!(handler.notifier.messages().is_empty());
 }
 
-/// Registry that delegates to moto but fails the first `conflicts` deletes with a conflict, as
-/// AWS IoT does while an asynchronous `DetachThingPrincipal` is still in progress.
-struct ConflictingRegistry {
-    inner: SdkRegistry,
-    conflicts: AtomicU32,
-    deletes: AtomicU32,
-}
-
-impl Registry for ConflictingRegistry {
-    async fn thing_principals(&self, thing: &str) -> Result<Vec<ThingPrincipal>> {
-        self.inner.thing_principals(thing).await
-    }
-
-    async fn describe_certificate(&self, certificate_id: &str) -> Result<RegisteredCertificate> {
-        self.inner.describe_certificate(certificate_id).await
-    }
-
-    async fn certificate_policies(&self, certificate_arn: &str) -> Result<Vec<String>> {
-        self.inner.certificate_policies(certificate_arn).await
-    }
-
-    async fn attach_policy(&self, policy: &str, certificate_arn: &str) -> Result<()> {
-        self.inner.attach_policy(policy, certificate_arn).await
-    }
-
-    async fn detach_policy(&self, policy: &str, certificate_arn: &str) -> Result<()> {
-        self.inner.detach_policy(policy, certificate_arn).await
-    }
-
-    async fn attach_thing_exclusive(&self, thing: &str, certificate_arn: &str) -> Result<()> {
-        self.inner
-            .attach_thing_exclusive(thing, certificate_arn)
-            .await
-    }
-
-    async fn detach_thing(&self, thing: &str, certificate_arn: &str) -> Result<()> {
-        self.inner.detach_thing(thing, certificate_arn).await
-    }
-
-    async fn deactivate_certificate(&self, certificate_id: &str) -> Result<()> {
-        self.inner.deactivate_certificate(certificate_id).await
-    }
-
-    async fn delete_certificate(&self, certificate_id: &str) -> Result<()> {
-        self.deletes.fetch_add(1, Ordering::SeqCst);
-        let remaining = self.conflicts.load(Ordering::SeqCst);
-        if remaining > 0 {
-            self.conflicts.store(remaining - 1, Ordering::SeqCst);
-            return Err(BackendError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "failed to delete certificate {certificate_id}: things must be detached before deletion"
-                ),
-            ));
-        }
-        self.inner.delete_certificate(certificate_id).await
-    }
-
-    async fn register_certificate_without_ca(
-        &self,
-        certificate_pem: &str,
-    ) -> Result<RegisteredCertificate> {
-        self.inner
-            .register_certificate_without_ca(certificate_pem)
-            .await
-    }
-}
-
 #[tokio::test]
 async fn delete_retries_while_detach_finishes() {
     let world = World::start();
     let topic_arn = world.sns_topic().await;
     let (device, new_id) =
         rotation_at(&world, "core-1", "rotate-1", RotationStage::Committed).await;
-    let registry = ConflictingRegistry {
-        inner: world.registry(),
-        conflicts: AtomicU32::new(2),
-        deletes: AtomicU32::new(0),
-    };
+    let registry = AdjustableRegistry::new(world.registry());
+    registry.conflicts.store(2, Ordering::SeqCst);
     let handler = terminal_handler(&world, registry, world.notifier(&topic_arn));
 
     let outcome = handler
@@ -346,11 +278,8 @@ async fn delete_that_never_succeeds_notifies_and_fails() {
     let world = World::start();
     let topic_arn = world.sns_topic().await;
     let (device, _) = rotation_at(&world, "core-1", "rotate-1", RotationStage::Committed).await;
-    let registry = ConflictingRegistry {
-        inner: world.registry(),
-        conflicts: AtomicU32::new(100),
-        deletes: AtomicU32::new(0),
-    };
+    let registry = AdjustableRegistry::new(world.registry());
+    registry.conflicts.store(100, Ordering::SeqCst);
     let handler = terminal_handler(&world, registry, world.notifier(&topic_arn));
 
     let error = handler

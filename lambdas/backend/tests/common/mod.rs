@@ -11,11 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use aws_sdk_iot::config::{BehaviorVersion, Credentials, Region};
 use rotator_backend::aws::{
     CertificateSigner, IssuedCertificate, JobExecution, JobLookup, Notifier, Publisher,
-    RecordStore, Registry,
+    RecordStore, RegisteredCertificate, Registry, ThingPrincipal,
 };
 use rotator_backend::error::{BackendError, ErrorKind, Result};
 use rotator_backend::sdk::{
@@ -670,4 +671,93 @@ pub fn rule_event(
         event["csr"] = serde_json::Value::String(csr.to_owned());
     }
     event
+}
+
+/// Registry double that delegates every call to moto, with two adjustments. It fails the first
+/// `conflicts` deletes with a conflict, as AWS IoT does while an asynchronous
+/// `DetachThingPrincipal` is still in progress, because moto detaches at once. With
+/// `non_exclusive` set, it reports every principal as `NON_EXCLUSIVE_THING`, because moto
+/// reports no association type at all.
+pub struct AdjustableRegistry {
+    pub inner: SdkRegistry,
+    pub conflicts: AtomicU32,
+    pub deletes: AtomicU32,
+    pub non_exclusive: AtomicBool,
+}
+
+impl AdjustableRegistry {
+    pub fn new(inner: SdkRegistry) -> Self {
+        Self {
+            inner,
+            conflicts: AtomicU32::new(0),
+            deletes: AtomicU32::new(0),
+            non_exclusive: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Registry for AdjustableRegistry {
+    async fn thing_principals(&self, thing: &str) -> Result<Vec<ThingPrincipal>> {
+        let mut principals = self.inner.thing_principals(thing).await?;
+        if self.non_exclusive.load(Ordering::SeqCst) {
+            for principal in &mut principals {
+                principal.exclusive = Some(false);
+            }
+        }
+        Ok(principals)
+    }
+
+    async fn describe_certificate(&self, certificate_id: &str) -> Result<RegisteredCertificate> {
+        self.inner.describe_certificate(certificate_id).await
+    }
+
+    async fn certificate_policies(&self, certificate_arn: &str) -> Result<Vec<String>> {
+        self.inner.certificate_policies(certificate_arn).await
+    }
+
+    async fn attach_policy(&self, policy: &str, certificate_arn: &str) -> Result<()> {
+        self.inner.attach_policy(policy, certificate_arn).await
+    }
+
+    async fn detach_policy(&self, policy: &str, certificate_arn: &str) -> Result<()> {
+        self.inner.detach_policy(policy, certificate_arn).await
+    }
+
+    async fn attach_thing_exclusive(&self, thing: &str, certificate_arn: &str) -> Result<()> {
+        self.inner
+            .attach_thing_exclusive(thing, certificate_arn)
+            .await
+    }
+
+    async fn detach_thing(&self, thing: &str, certificate_arn: &str) -> Result<()> {
+        self.inner.detach_thing(thing, certificate_arn).await
+    }
+
+    async fn deactivate_certificate(&self, certificate_id: &str) -> Result<()> {
+        self.inner.deactivate_certificate(certificate_id).await
+    }
+
+    async fn delete_certificate(&self, certificate_id: &str) -> Result<()> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        let remaining = self.conflicts.load(Ordering::SeqCst);
+        if remaining > 0 {
+            self.conflicts.store(remaining - 1, Ordering::SeqCst);
+            return Err(BackendError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "failed to delete certificate {certificate_id}: things must be detached before deletion"
+                ),
+            ));
+        }
+        self.inner.delete_certificate(certificate_id).await
+    }
+
+    async fn register_certificate_without_ca(
+        &self,
+        certificate_pem: &str,
+    ) -> Result<RegisteredCertificate> {
+        self.inner
+            .register_certificate_without_ca(certificate_pem)
+            .await
+    }
 }
