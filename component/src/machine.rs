@@ -568,7 +568,6 @@ impl Machine {
             Phase::Accepting { .. } => {
                 tracing::warn!("the Jobs API did not confirm IN_PROGRESS; leaving the job");
                 self.finish(actions);
-                actions.push(Action::DiscardPending);
             }
             Phase::Reporting { .. } => {
                 tracing::warn!("the Jobs API did not confirm the final status");
@@ -664,6 +663,10 @@ impl Machine {
             }
             (Phase::Committed { job }, Event::CommittedLocally) => {
                 self.report(job.job_id, Outcome::Succeeded, actions);
+                if !self.online {
+                    // Resumed after a crash: the report goes out once connected.
+                    actions.push(self.connect());
+                }
             }
             (
                 Phase::RollingBack {
@@ -733,7 +736,6 @@ impl Machine {
             (Phase::Accepting { job }, Inbound::UpdateRejected(id)) if id == job.job_id => {
                 tracing::warn!(payload = %String::from_utf8_lossy(payload), "IN_PROGRESS rejected");
                 self.finish(actions);
-                actions.push(Action::DiscardPending);
             }
             (Phase::Reporting { job_id, .. }, Inbound::UpdateAccepted(id)) if id == job_id => {
                 self.finish(actions)
@@ -1017,6 +1019,8 @@ impl Machine {
         actions.push(Action::CancelTimer(Timer::Reply));
         self.enter(Phase::Idle);
         actions.push(Action::Record(Step::Idle));
+        // A crash after the job's last step may have left the pending key behind.
+        actions.push(Action::DiscardPending);
     }
 
     /// Puts the live pair to use, by reconnecting or by restarting.

@@ -517,13 +517,13 @@ fn table() -> Vec<(&'static str, &'static str, &'static str, String)> {
             "reporting",
             "update-accepted",
             "idle",
-            s("cancel:reply record:idle"),
+            s("cancel:reply record:idle discard"),
         ),
         (
             "reporting",
             "update-rejected",
             "idle",
-            s("cancel:reply record:idle"),
+            s("cancel:reply record:idle discard"),
         ),
     ]
 }
@@ -631,7 +631,7 @@ fn happy_path_records_each_step_before_its_side_effect() {
             "cancel:reconnect record:committing publish:commit timer:reply",
             "cancel:reply record:committed commit",
             "record:reporting publish:job-1/update timer:reply",
-            "cancel:reply record:idle",
+            "cancel:reply record:idle discard",
         ]
     );
 }
@@ -1000,4 +1000,39 @@ fn default_signatures_match_key_family() {
             "{key}"
         );
     }
+}
+
+#[test]
+fn resumed_commit_reports_after_connecting() {
+    let mut machine = Machine::resume(settings(), Step::Committed { job: job() });
+    assert_eq!(describe_all(&machine.handle(Event::Start)), "commit");
+    assert_eq!(
+        describe_all(&machine.handle(Event::CommittedLocally)),
+        "record:reporting connect"
+    );
+    assert_eq!(
+        describe_all(&machine.handle(Event::Connected)),
+        "cancel:reconnect publish:job-1/update timer:reply"
+    );
+}
+
+#[test]
+fn resumed_rollback_reports_after_connecting() {
+    let mut machine = Machine::resume(
+        settings(),
+        Step::RollingBack {
+            job_id: "job-1".into(),
+            reason: DeviceFailureReason::InstallFailed,
+            activated: false,
+        },
+    );
+    assert_eq!(describe_all(&machine.handle(Event::Start)), "rollback");
+    assert_eq!(
+        describe_all(&machine.handle(Event::RolledBack)),
+        "record:reporting discard connect"
+    );
+    assert_eq!(
+        describe_all(&machine.handle(Event::Connected)),
+        "cancel:reconnect fail:INSTALL_FAILED timer:reply"
+    );
 }

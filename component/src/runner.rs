@@ -53,15 +53,17 @@ impl<T: Transport, R: Restarter> Runner<T, R> {
                         "state changed"
                     );
                 }
+                let finished_job = actions
+                    .iter()
+                    .any(|action| matches!(action, Action::Record(Step::Idle)));
                 for action in actions {
-                    let finished_job = matches!(action, Action::Record(Step::Idle));
                     if let Some(result) = self.execute(action, &mut timers).await? {
                         queue.push_back(result);
                     }
-                    if finished_job && self.exit_after_job {
-                        tracing::info!(thing_name = self.thing_name, "job finished; exiting");
-                        return Ok(());
-                    }
+                }
+                if finished_job && self.exit_after_job {
+                    tracing::info!(thing_name = self.thing_name, "job finished; exiting");
+                    return Ok(());
                 }
             }
             queue.push_back(self.wait(&mut timers).await);

@@ -180,3 +180,43 @@ fn job_document_selects_rsa_key() {
     assert!(key.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     let _ = RSA_2048;
 }
+
+#[test]
+fn reexec_restart_mode_rotates() {
+    let world = World::with_config(Script::default(), "[restart]\nmode = \"reexec\"\n");
+    let (status, log) = world.run_agent(None);
+    assert!(status.success(), "{log}");
+    assert_eq!(world.cloud.snapshot().status, "SUCCEEDED", "{log}");
+    assert!(log.contains("re-executing the agent"), "{log}");
+    world.assert_new_pair_installed();
+}
+
+#[test]
+fn command_restart_mode_rotates() {
+    let marker = tempfile::NamedTempFile::new().unwrap();
+    let extra = format!(
+        "[restart]\nmode = \"command\"\ncommand = [\"sh\", \"-c\", \"echo restarted >> {}\"]\n",
+        marker.path().display()
+    );
+    let world = World::with_config(Script::default(), &extra);
+    let (status, log) = world.run_agent(None);
+    assert!(status.success(), "{log}");
+    assert_eq!(world.cloud.snapshot().status, "SUCCEEDED", "{log}");
+    assert_eq!(
+        std::fs::read_to_string(marker.path()).unwrap(),
+        "restarted\n"
+    );
+    world.assert_new_pair_installed();
+}
+
+#[test]
+fn failing_restart_command_rolls_back() {
+    let world = World::with_config(
+        Script::default(),
+        "[restart]\nmode = \"command\"\ncommand = [\"false\"]\n",
+    );
+    let (status, log) = world.run_agent(None);
+    assert!(status.success(), "{log}");
+    assert_failed(&world, "RESTART_FAILED");
+    world.assert_old_pair_restored();
+}

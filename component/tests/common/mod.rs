@@ -310,6 +310,9 @@ pub struct Script {
     pub drop_first_commits: usize,
     /// Send every reply twice.
     pub duplicate_replies: bool,
+    /// Before each reply, publish invalid messages on device topics that the agent is not
+    /// waiting on at that point.
+    pub noise: bool,
     pub job_document: Value,
 }
 
@@ -321,6 +324,7 @@ impl Default for Script {
             drop_first_creates: 0,
             drop_first_commits: 0,
             duplicate_replies: false,
+            noise: false,
             job_document: json!({"operation": "ROTATE_CERTIFICATE"}),
         }
     }
@@ -471,6 +475,43 @@ impl Responder {
         }
     }
 
+    /// Publishes invalid or unrelated messages on the device topics whose tails are listed.
+    async fn noise(&self, tails: &[&str]) {
+        if !self.script.noise {
+            return;
+        }
+        let huge = format!("{{\"certificatePem\":\"{}\"}}", "A".repeat(200 * 1024));
+        let wrong_types = json!({"execution": {"jobId": 5, "status": "QUEUED",
+            "jobDocument": {"operation": "ROTATE_CERTIFICATE"}}})
+        .to_string();
+        let payloads = [
+            "",
+            "{",
+            "[1,2]",
+            "{\"certificatePem\":7}",
+            &huge,
+            &wrong_types,
+        ];
+        for tail in tails {
+            let topic = if tail.starts_with("certificate/") {
+                format!("awslabs/things/{THING}/{tail}")
+            } else {
+                format!("$aws/things/{THING}/jobs/{tail}")
+            };
+            for payload in payloads {
+                self.client
+                    .publish(
+                        topic.clone(),
+                        QoS::AtLeastOnce,
+                        false,
+                        payload.as_bytes().to_vec(),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     async fn handle(&mut self, topic: &str, payload: &[u8]) {
         let jobs = format!("$aws/things/{THING}/jobs/");
         let certificate = format!("awslabs/things/{THING}/certificate/");
@@ -489,6 +530,16 @@ impl Responder {
     }
 
     async fn next_get(&self) {
+        self.noise(&[
+            "notify-next",
+            "other/update/accepted",
+            "other/update/rejected",
+            "certificate/create/accepted",
+            "certificate/create/rejected",
+            "certificate/commit/accepted",
+            "certificate/commit/rejected",
+        ])
+        .await;
         let reply = {
             let mut state = self.state.lock().unwrap();
             state.next_gets += 1;
@@ -511,6 +562,15 @@ impl Responder {
     }
 
     async fn update(&self, job_id: &str, payload: &[u8]) {
+        self.noise(&[
+            "notify-next",
+            "$next/get/accepted",
+            "other/update/accepted",
+            "certificate/create/accepted",
+            "certificate/commit/accepted",
+            "certificate/commit/rejected",
+        ])
+        .await;
         let request: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
         let accepted = {
             let mut state = self.state.lock().unwrap();
@@ -551,6 +611,15 @@ impl Responder {
         if count <= self.script.drop_first_creates {
             return;
         }
+        self.noise(&[
+            "notify-next",
+            "$next/get/accepted",
+            "$next/get/rejected",
+            "other/update/accepted",
+            "certificate/commit/accepted",
+            "certificate/commit/rejected",
+        ])
+        .await;
         let base = format!("awslabs/things/{THING}/certificate/create");
         let csr_path = self.work.join(format!("request-{count}.csr"));
         fs::write(&csr_path, &csr).unwrap();
@@ -599,6 +668,14 @@ impl Responder {
         if count <= self.script.drop_first_commits {
             return;
         }
+        self.noise(&[
+            "notify-next",
+            "$next/get/accepted",
+            "other/update/rejected",
+            "certificate/create/accepted",
+            "certificate/create/rejected",
+        ])
+        .await;
         let base = format!("awslabs/things/{THING}/certificate/commit");
         match self.script.commit.clone() {
             CommitReply::Accept => self.send(format!("{base}/accepted"), "{}".into()).await,
