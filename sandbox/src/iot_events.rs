@@ -1,5 +1,5 @@
 //! AWS IoT event configurations (`DescribeEventConfigurations`, `UpdateEventConfigurations`),
-//! which moto 5.2.5 does not implement (it answers 500).
+//! which moto 5.2.5 does not implement (it returns HTTP 500).
 //!
 //! The state is kept in memory per account and region. Every event type starts disabled, as
 //! in a new AWS account.

@@ -10,9 +10,9 @@
 //!
 //! - AWS IoT `DescribeEventConfigurations` and `UpdateEventConfigurations`, kept in memory per
 //!   account and region, every event type disabled at first. moto has neither (HTTP 500).
-//! - CloudFormation change sets: the sandbox computes each change set's `Changes` itself
-//!   (`Add`, `Modify` with `Replacement` and changed properties, `Remove`), with conditions
-//!   and parameters resolved; moto reports wrong or missing changes. An `UPDATE` change set
+//! - CloudFormation change sets: moto reports wrong or missing changes, so the sandbox
+//!   computes each change set's `Changes` itself (`Add`, `Modify` with `Replacement` and the
+//!   changed properties, `Remove`), with conditions and parameters resolved. An `UPDATE` change set
 //!   with the stack's template and parameters ends `FAILED` with the real status reason ("The
 //!   submitted information didn't contain changes. ...") and `ExecutionStatus`
 //!   `UNAVAILABLE`, and executing it fails with `InvalidChangeSetStatus`. An unchanged
@@ -90,8 +90,8 @@ pub enum Error {
     MotoResponse { action: String, message: String },
 }
 
-/// A running sandbox. Dropping it stops the listener at once; [`Sandbox::shutdown`] lets open
-/// requests finish first.
+/// A running sandbox. Dropping it stops the listener at once, while [`Sandbox::shutdown`] lets
+/// open requests finish first.
 pub struct Sandbox {
     address: SocketAddr,
     shutdown: watch::Sender<bool>,
@@ -124,7 +124,7 @@ impl Sandbox {
         })
     }
 
-    /// The endpoint URL for clients (`AWS_ENDPOINT_URL`).
+    /// Returns the endpoint URL for clients (`AWS_ENDPOINT_URL`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.address)
     }

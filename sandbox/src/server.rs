@@ -196,7 +196,7 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Res
     response
 }
 
-/// An error in the REST-JSON protocol: the type in `x-amzn-ErrorType`, the text in `message`.
+/// Builds a REST-JSON error: the type in `x-amzn-ErrorType`, the text in `message`.
 pub(crate) fn rest_json_error(
     status: StatusCode,
     code: &'static str,

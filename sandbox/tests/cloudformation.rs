@@ -14,9 +14,9 @@ use common::{Stand, s3_client};
 const NO_CHANGES: &str = "The submitted information didn't contain changes. \
                           Submit different information to create a change set.";
 
-/// A small template with the resource types the backend uses that moto handles badly: a topic
-/// rule (skipped by moto), a job template with a computed ID (moto cannot delete it), a
-/// conditional resource and outputs (moto drops them for stacks made by change sets).
+/// A small template with the backend's resource types that moto handles badly. moto skips the
+/// topic rule and cannot delete the job template with a computed ID. It also drops outputs of
+/// stacks made by change sets. A conditional resource completes the set.
 const TEMPLATE: &str = r#"
 Parameters:
   Prefix: {Type: String, Default: awslabs}

@@ -1,4 +1,4 @@
-//! What happens around a stack operation that moto performed: the resources moto skips, the
+//! Bookkeeping around the stack operations moto performs: the resources moto skips, the
 //! per-resource events, change lists and the outputs moto leaves out.
 
 use std::collections::BTreeMap;
@@ -162,8 +162,8 @@ fn changed_properties(old: &Value, new: &Value) -> Vec<String> {
     names
 }
 
-/// Whether changing a property replaces the resource, from the CloudFormation resource
-/// reference ("Update requires"); `None` for properties this table does not cover.
+/// Returns whether changing a property replaces the resource, as the CloudFormation resource
+/// reference states under "Update requires". Returns `None` for types this table does not cover.
 fn requires_replacement(resource_type: &str, property: &str) -> Option<bool> {
     let always: &[&str] = match resource_type {
         TOPIC_RULE_TYPE => &["RuleName"],
@@ -348,8 +348,8 @@ async fn create_or_update(
     Ok(())
 }
 
-/// The physical ID of a resource moto did not report: the name its properties give, the one
-/// the sandbox chose before, or a new generated one.
+/// Returns the physical ID of a resource moto did not report: the name its properties give,
+/// the one the sandbox chose before, or a new generated one.
 fn emulated_physical_id(stack: &StackRecord, logical_id: &str, resource: &Resource) -> String {
     let named = match resource.resource_type.as_str() {
         TOPIC_RULE_TYPE => resource.properties.get("RuleName"),

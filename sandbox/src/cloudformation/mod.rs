@@ -70,7 +70,7 @@ impl Query {
         self.get(name) == Some("true")
     }
 
-    /// The values of a list member such as `Capabilities.member.N`, in index order.
+    /// Returns the values of a list member such as `Capabilities.member.N`, in index order.
     fn members(&self, list: &str) -> Vec<String> {
         let prefix = format!("{list}.member.");
         let mut indexed: Vec<(usize, String)> = self
@@ -85,7 +85,7 @@ impl Query {
         indexed.into_iter().map(|(_, value)| value).collect()
     }
 
-    /// The fields of structure list members, such as `Parameters.member.N.ParameterKey`.
+    /// Returns the fields of structure list members, such as `Parameters.member.N.ParameterKey`.
     fn structures(&self, list: &str) -> BTreeMap<usize, BTreeMap<String, String>> {
         let prefix = format!("{list}.member.");
         let mut structures: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
@@ -183,7 +183,7 @@ pub(crate) async fn handle(
     }
 }
 
-/// One CloudFormation request and what it needs to be answered.
+/// One CloudFormation request with the shared state its handler needs.
 struct Request<'a> {
     app: &'a App,
     scope: &'a CredentialScope,
@@ -256,7 +256,7 @@ impl Request<'_> {
         })
     }
 
-    /// The form to send to moto: the template as JSON with the rewrites moto needs, in place of
+    /// Builds the form to send to moto: the template as JSON with the rewrites moto needs, in place of
     /// whatever template source the caller used.
     fn moto_form(&self, new: &NewTemplate, context: &Context<'_>) -> Bytes {
         let rewritten = apply::rewrite_for_moto(&new.template, context);

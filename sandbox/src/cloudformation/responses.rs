@@ -36,7 +36,7 @@ fn envelope(action: &str, result: impl FnOnce(&mut XmlWriter)) -> Response<Full<
     xml_response(StatusCode::OK, writer.finish())
 }
 
-/// An error response; `code` is the error code the SDK maps to a typed error.
+/// Builds an error response. The SDK maps `code` to a typed error.
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let mut writer = XmlWriter::new();
     writer

@@ -1,4 +1,4 @@
-//! What the sandbox remembers about stacks and change sets beyond moto's own records.
+//! The sandbox's records of stacks and change sets, beyond moto's own.
 
 use std::collections::BTreeMap;
 
@@ -69,7 +69,7 @@ pub struct ChangeSetRecord {
     pub execution_status: String,
     pub changes: Vec<Change>,
     pub created: OffsetDateTime,
-    /// Whether moto holds this change set too; the "no changes" ones exist only here.
+    /// Whether moto has this change set too. The "no changes" ones exist only here.
     pub in_moto: bool,
 }
 

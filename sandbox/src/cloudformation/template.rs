@@ -92,7 +92,7 @@ pub struct Deployed {
     pub physical_id: String,
 }
 
-/// What a template's intrinsic functions resolve against.
+/// The values a template's intrinsic functions resolve against.
 #[derive(Debug)]
 pub struct Context<'a> {
     pub template: &'a Value,
@@ -171,7 +171,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Whether the named condition holds; an unknown name does not.
+    /// Returns whether the named condition is true. An unknown name is false.
     pub fn is_true(&self, condition: &str) -> bool {
         self.conditions.get(condition).copied().unwrap_or(false)
     }
@@ -379,7 +379,7 @@ impl<'a> Context<'a> {
             .cloned()
     }
 
-    /// The template's resources whose condition holds, with resolved properties.
+    /// Returns the template's resources whose condition is true, with resolved properties.
     pub fn resources(&self) -> BTreeMap<String, Resource> {
         let mut resources = BTreeMap::new();
         let Some(declared) = self.template.get("Resources").and_then(Value::as_object) else {
@@ -415,8 +415,8 @@ impl<'a> Context<'a> {
         resources
     }
 
-    /// The template's outputs whose condition holds, each with its value when it resolves to
-    /// a string.
+    /// Returns the template's outputs whose condition is true, each with its value when it
+    /// resolves to a string.
     pub fn outputs(&self) -> Vec<Output> {
         let mut outputs = Vec::new();
         let Some(declared) = self.template.get("Outputs").and_then(Value::as_object) else {
@@ -477,8 +477,8 @@ pub struct Output {
     pub export_name: Option<String>,
 }
 
-/// The value of `Fn::GetAtt` for the attributes the sandbox knows, built from the physical ID
-/// the way AWS builds them.
+/// Returns the value of `Fn::GetAtt` for the attributes this table covers, built from the
+/// physical ID the way AWS builds them.
 pub fn attribute_value(deployed: &Deployed, attribute: &str, pseudo: &Pseudo) -> Option<String> {
     let Pseudo {
         region,
@@ -510,7 +510,7 @@ pub fn attribute_value(deployed: &Deployed, attribute: &str, pseudo: &Pseudo) ->
 }
 
 /// Returns the parameter values a stack gets from a request: given values, previous values
-/// where the request asks to keep them, and the template's defaults for the rest.
+/// where the request sets `UsePreviousValue`, and the template's defaults for the rest.
 pub fn effective_parameters(
     template: &Value,
     given: &[GivenParameter],
@@ -652,7 +652,7 @@ fn single_entry(value: &Value) -> Option<(&str, &Value)> {
         .map(|(key, value)| (key.as_str(), value))
 }
 
-/// The text of a scalar as CloudFormation passes it on (numbers and booleans as strings).
+/// Returns the text of a scalar as CloudFormation passes it on (numbers and booleans as strings).
 pub fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::String(text) => Some(text.clone()),

@@ -8,6 +8,8 @@ use testsupport::MotoServer;
 
 pub const REGION: &str = "us-east-1";
 
+static ENVIRONMENT: std::sync::Once = std::sync::Once::new();
+
 /// moto and a sandbox in front of it, both stopped on drop.
 pub struct Stand {
     pub sandbox: Sandbox,
@@ -16,9 +18,11 @@ pub struct Stand {
 
 impl Stand {
     pub async fn start() -> Self {
-        // SAFETY: set before any client is built; the tests never read AWS settings from
-        // elsewhere, and the value is the same in every test of this binary.
-        unsafe { std::env::set_var("AWS_EC2_METADATA_DISABLED", "true") };
+        ENVIRONMENT.call_once(|| {
+            // SAFETY: std serialises this with every other std::env call, and nothing in these
+            // tests reads the environment through libc.
+            unsafe { std::env::set_var("AWS_EC2_METADATA_DISABLED", "true") };
+        });
         let moto = MotoServer::start();
         let sandbox = Sandbox::start(&moto.endpoint())
             .await
@@ -48,8 +52,8 @@ pub fn sdk_config(endpoint: &str, access_key_id: &str) -> SdkConfig {
         .build()
 }
 
-/// An S3 client with default settings: with a loopback IP endpoint the SDK uses path-style
-/// addressing by itself.
+/// Builds an S3 client with default settings. With a loopback IP endpoint the SDK uses
+/// path-style addressing by itself.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::new(config)
 }
