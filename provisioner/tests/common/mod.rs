@@ -1,0 +1,313 @@
+//! A local AWS for CLI tests: moto's server behind the sandbox, dummy credentials, Lambda zips
+//! in a temporary directory, and SDK clients to check what the CLI did.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command as ProcessCommand;
+
+use assert_cmd::Command;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use rotator_sandbox::Sandbox;
+use serde_json::Value;
+use testsupport::MotoServer;
+
+pub const STACK: &str = "greengrass-cert-rotator";
+pub const REGION: &str = "us-east-1";
+/// The account moto answers for with any access key that is not an assumed role's.
+pub const ACCOUNT: &str = "123456789012";
+pub const FUNCTION_IDS: [&str; 3] = [
+    "CreateCertificateFunction",
+    "CommitCertificateFunction",
+    "JobExecutionTerminalFunction",
+];
+
+/// moto plus the sandbox, with everything a test needs to run the binary against them.
+pub struct Stand {
+    runtime: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+    _moto: MotoServer,
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+    pub config: SdkConfig,
+}
+
+impl Stand {
+    pub fn start() -> Self {
+        let moto = MotoServer::start();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("failed to build the test runtime");
+        let sandbox = runtime
+            .block_on(Sandbox::start(&moto.endpoint()))
+            .expect("failed to start the sandbox");
+        let endpoint = sandbox.endpoint();
+        let dir = tempfile::tempdir().expect("failed to create a temporary directory");
+        write_lambda_zips(&dir.path().join("lambdas"), "v1");
+        std::fs::write(dir.path().join("aws-config"), "").unwrap();
+
+        let config = runtime.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(&endpoint)
+                .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .load(),
+        );
+        Self {
+            runtime,
+            sandbox: Some(sandbox),
+            _moto: moto,
+            endpoint,
+            dir,
+            config,
+        }
+    }
+
+    pub fn lambda_dir(&self) -> PathBuf {
+        self.dir.path().join("lambdas")
+    }
+
+    /// The binary with an environment that reaches only this stand.
+    pub fn cli(&self) -> Command {
+        let mut command = Command::cargo_bin("certrotator").expect("binary is built");
+        let empty_file = self.dir.path().join("aws-config");
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", &empty_file)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &empty_file)
+            .env("NO_COLOR", "1")
+            .current_dir(self.dir.path());
+        command
+    }
+
+    /// Runs `certrotator --output json <args>` with the stand's zips; asserts success and
+    /// returns the parsed report.
+    pub fn run_json(&self, args: &[&str]) -> Value {
+        let output = self
+            .cli()
+            .args(["--output", "json", "--no-progress"])
+            .args(args)
+            .output()
+            .expect("failed to run certrotator");
+        assert!(
+            output.status.success(),
+            "certrotator {args:?} failed with {}:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "stdout is not JSON ({error}):\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
+    /// Runs `deploy --yes` with the stand's zips and `extra` flags.
+    pub fn deploy(&self, extra: &[&str]) -> Value {
+        let lambda_dir = self.lambda_dir();
+        let mut args = vec![
+            "deploy",
+            "--yes",
+            "--lambda-dir",
+            lambda_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        self.run_json(&args)
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    pub fn cfn(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.config)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::new(&self.config)
+    }
+
+    pub fn iot(&self) -> aws_sdk_iot::Client {
+        aws_sdk_iot::Client::new(&self.config)
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.config)
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.config)
+    }
+
+    /// Physical IDs of the stack's resources by logical ID.
+    pub fn stack_resources(&self) -> BTreeMap<String, String> {
+        let output = self
+            .block_on(self.cfn().list_stack_resources().stack_name(STACK).send())
+            .expect("failed to list the stack's resources");
+        output
+            .stack_resource_summaries()
+            .iter()
+            .map(|resource| {
+                (
+                    resource
+                        .logical_resource_id()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    resource
+                        .physical_resource_id()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The environment of each Lambda function, by logical ID, read with
+    /// GetFunctionConfiguration.
+    pub fn function_environments(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let resources = self.stack_resources();
+        FUNCTION_IDS
+            .iter()
+            .map(|logical_id| {
+                let name = resources
+                    .get(*logical_id)
+                    .unwrap_or_else(|| panic!("stack has no {logical_id}"));
+                (logical_id.to_string(), self.function_environment(name))
+            })
+            .collect()
+    }
+
+    fn function_environment(&self, name: &str) -> BTreeMap<String, String> {
+        let result = self.block_on(
+            self.lambda()
+                .get_function_configuration()
+                .function_name(name)
+                .send(),
+        );
+        let body = match result {
+            Ok(configuration) => {
+                return configuration
+                    .environment()
+                    .and_then(|environment| environment.variables())
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+            }
+            // NOTE: moto 5.2.5 passes a `Ref` to a Number parameter into the environment as a
+            // JSON number, which the SDK rejects (AWS returns strings). Read the same
+            // GetFunctionConfiguration response body directly in that case.
+            Err(SdkError::ServiceError(error)) if error.raw().status().is_success() => {
+                error.raw().body().bytes().unwrap_or_default().to_vec()
+            }
+            Err(error) => panic!("failed to read function {name}: {error:?}"),
+        };
+        let configuration: Value = serde_json::from_slice(&body).expect("response is JSON");
+        configuration["Environment"]["Variables"]
+            .as_object()
+            .map(|variables| {
+                variables
+                    .iter()
+                    .map(|(key, value)| {
+                        let text = match value {
+                            Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        };
+                        (key.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn job_execution_events_enabled(&self) -> bool {
+        let output = self
+            .block_on(self.iot().describe_event_configurations().send())
+            .expect("failed to read the event configurations");
+        output
+            .event_configurations()
+            .and_then(|map| map.get(&aws_sdk_iot::types::EventType::JobExecution))
+            .map(|configuration| configuration.enabled())
+            .unwrap_or(false)
+    }
+
+    pub fn stack_exists(&self) -> bool {
+        match self.block_on(self.cfn().describe_stacks().stack_name(STACK).send()) {
+            Ok(output) => output.stacks().iter().any(|stack| {
+                stack.stack_status().map(|status| status.as_str()) != Some("DELETE_COMPLETE")
+            }),
+            Err(_) => false,
+        }
+    }
+
+    pub fn stack_event_count(&self) -> usize {
+        self.block_on(self.cfn().describe_stack_events().stack_name(STACK).send())
+            .expect("failed to read stack events")
+            .stack_events()
+            .len()
+    }
+
+    pub fn bucket_exists(&self, bucket: &str) -> bool {
+        self.block_on(self.s3().head_bucket().bucket(bucket).send())
+            .is_ok()
+    }
+}
+
+impl Drop for Stand {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            self.runtime.block_on(sandbox.shutdown());
+        }
+    }
+}
+
+/// Writes the three Lambda zips, each with a `bootstrap` whose content depends on `version`.
+pub fn write_lambda_zips(dir: &Path, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in [
+        "create-certificate",
+        "commit-certificate",
+        "job-execution-terminal",
+    ] {
+        let staging = tempfile::tempdir().unwrap();
+        std::fs::write(
+            staging.path().join("bootstrap"),
+            format!("#!/bin/sh\necho {name} {version}\n"),
+        )
+        .unwrap();
+        let zip = dir.join(format!("{name}.zip"));
+        let _ = std::fs::remove_file(&zip);
+        let status = ProcessCommand::new("zip")
+            .args(["-q", "-X"])
+            .arg(&zip)
+            .arg("bootstrap")
+            .current_dir(staging.path())
+            .status()
+            .expect("failed to run zip (apt-get install zip)");
+        assert!(status.success(), "zip failed for {name}");
+    }
+}
+
+/// A syntactically valid Private CA ARN in the stand's region and account.
+pub fn ca_arn() -> String {
+    format!(
+        "arn:aws:acm-pca:{REGION}:{ACCOUNT}:certificate-authority/0d1f6a3e-2b7c-4e8f-9a10-1b2c3d4e5f60"
+    )
+}
+
+pub fn bucket_name() -> String {
+    format!("certrotator-assets-{ACCOUNT}-{REGION}")
+}
