@@ -72,8 +72,9 @@ where
         match self.create(&request).await {
             Ok(outcome) => Ok(outcome),
             Err(error) if error.is_retryable() => {
-                // A transient AWS failure before anything was issued: fail the invocation so
-                // the device's retry, or Lambda's, can succeed.
+                // Fail the invocation so that Lambda's retry or the device's next request can
+                // succeed. Nothing is left half done, because a failure while installing was
+                // undone above, and a lost accepted reply is resent for the same job.
                 error!(thing = request.topics.thing(), job_id = %request.job_id, %error, "create failed");
                 Err(error)
             }

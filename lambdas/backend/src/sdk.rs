@@ -579,6 +579,8 @@ impl PrivateCaSigner {
             })?;
         let certificate_arn = issued.certificate_arn().unwrap_or_default().to_owned();
 
+        // NOTE: when the wait times out, Private CA may still issue the certificate later. It
+        // is then valid but never registered in AWS IoT, so no device can connect with it.
         let timeout = self.issuance_timeout;
         let fetched = self
             .client
