@@ -1014,13 +1014,16 @@ impl Machine {
         self.send_request(actions);
     }
 
-    /// Closes the current job and waits for the next one.
+    /// Closes the current job and asks for the next one, which may have been queued behind it.
     fn finish(&mut self, actions: &mut Vec<Action>) {
         actions.push(Action::CancelTimer(Timer::Reply));
         self.enter(Phase::Idle);
         actions.push(Action::Record(Step::Idle));
         // A crash after the job's last step may have left the pending key behind.
         actions.push(Action::DiscardPending);
+        if self.online {
+            self.request_next_job(actions);
+        }
     }
 
     /// Puts the live pair to use, by reconnecting or by restarting.

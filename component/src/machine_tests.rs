@@ -239,6 +239,9 @@ fn describe_all(actions: &[Action]) -> String {
     actions.iter().map(describe).collect::<Vec<_>>().join(" ")
 }
 
+/// What ending a job emits: the idle record, the pending key's deletion, the next request.
+const NEXT_JOB: &str = "cancel:reply record:idle discard publish:$next/get timer:reply";
+
 const REPORT_FAILED: &str = "cancel:reply record:reporting fail:{} timer:reply discard";
 
 fn report_failed(reason: &str) -> String {
@@ -482,12 +485,7 @@ fn table() -> Vec<(&'static str, &'static str, &'static str, String)> {
             "generating",
             s("cancel:reply generate"),
         ),
-        (
-            "accepting",
-            "update-rejected",
-            "idle",
-            s("cancel:reply record:idle discard"),
-        ),
+        ("accepting", "update-rejected", "getting-job", s(NEXT_JOB)),
         (
             "creating",
             "create-accepted",
@@ -513,18 +511,8 @@ fn table() -> Vec<(&'static str, &'static str, &'static str, String)> {
             s("cancel:reply record:committed commit"),
         ),
         ("committing", "commit-rejected", "rolling-back", rollback),
-        (
-            "reporting",
-            "update-accepted",
-            "idle",
-            s("cancel:reply record:idle discard"),
-        ),
-        (
-            "reporting",
-            "update-rejected",
-            "idle",
-            s("cancel:reply record:idle discard"),
-        ),
+        ("reporting", "update-accepted", "getting-job", s(NEXT_JOB)),
+        ("reporting", "update-rejected", "getting-job", s(NEXT_JOB)),
     ]
 }
 
@@ -615,7 +603,7 @@ fn happy_path_records_each_step_before_its_side_effect() {
         &mut machine,
         message(jobs_topic("job-1/update/accepted"), "{}"),
     );
-    assert_eq!(machine.phase(), &Phase::Idle);
+    assert_eq!(machine.phase(), &Phase::GettingJob);
     assert_eq!(
         log,
         [
@@ -631,7 +619,7 @@ fn happy_path_records_each_step_before_its_side_effect() {
             "cancel:reconnect record:committing publish:commit timer:reply",
             "cancel:reply record:committed commit",
             "record:reporting publish:job-1/update timer:reply",
-            "cancel:reply record:idle discard",
+            NEXT_JOB,
         ]
     );
 }
@@ -988,8 +976,8 @@ fn jobs_timeouts_give_up_after_retries() {
         machine.handle(Event::Timeout(Timer::Reply));
     }
     let actions = machine.handle(Event::Timeout(Timer::Reply));
-    assert_eq!(describe_all(&actions), "cancel:reply record:idle discard");
-    assert_eq!(machine.phase(), &Phase::Idle);
+    assert_eq!(describe_all(&actions), NEXT_JOB);
+    assert_eq!(machine.phase(), &Phase::GettingJob);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{CommitReply, CreateReply, RSA_2048, Script, World};
+use common::{CommitReply, CreateReply, Script, World};
 
 fn assert_failed(world: &World, reason: &str) {
     let state = world.cloud.snapshot();
@@ -13,6 +13,22 @@ fn assert_failed(world: &World, reason: &str) {
     );
     assert_eq!(world.cloud.failure_reason().as_deref(), Some(reason));
     assert_eq!(state.status_details["CertificateRotator"], "true");
+}
+
+fn old_certificate_file(world: &World) -> std::path::PathBuf {
+    let path = world.dir.path().join("old.crt");
+    std::fs::write(&path, &world.old_certificate).unwrap();
+    path
+}
+
+fn subject(certificate: &std::path::Path) -> String {
+    let output = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-in"])
+        .arg(certificate)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
 }
 
 #[test]
@@ -29,7 +45,13 @@ fn full_rotation_then_old_certificate_revoked() {
     assert_eq!(state.csrs.len(), 1);
     assert_eq!(state.commits.len(), 1);
     assert_eq!(state.commits[0]["jobId"], "rotate-1");
+    assert_eq!(state.csr_signatures_valid, [true]);
     world.assert_new_pair_installed();
+    assert_eq!(
+        subject(&world.device.certificate),
+        subject(&old_certificate_file(&world)),
+        "the new certificate must keep the old subject"
+    );
     assert_eq!(world.journal()["state"]["step"], "idle");
     assert!(log.contains("state changed"), "{log}");
     assert!(log.contains("job_id=\"rotate-1\""), "{log}");
@@ -39,8 +61,7 @@ fn full_rotation_then_old_certificate_revoked() {
     );
 
     // Revoke the old certificate at the broker: the old pair is locked out, the new one works.
-    let old = world.dir.path().join("old.crt");
-    std::fs::write(&old, &world.old_certificate).unwrap();
+    let old = old_certificate_file(&world);
     world.ca.revoke(&old);
     world.broker.reload();
     let old_pair = rotator_agent::store::PairPaths {
@@ -178,7 +199,7 @@ fn job_document_selects_rsa_key() {
     world.assert_new_pair_installed();
     let key = std::fs::read_to_string(&world.device.private_key).unwrap();
     assert!(key.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
-    let _ = RSA_2048;
+    assert_eq!(world.cloud.snapshot().csr_signatures_valid, [true]);
 }
 
 #[test]

@@ -339,6 +339,8 @@ pub struct CloudState {
     pub next_gets: usize,
     pub updates: Vec<Value>,
     pub csrs: Vec<String>,
+    /// Whether `openssl req -verify` accepted each CSR, in order.
+    pub csr_signatures_valid: Vec<bool>,
     pub commits: Vec<Value>,
     pub issued: Vec<String>,
 }
@@ -623,6 +625,17 @@ impl Responder {
         let base = format!("awslabs/things/{THING}/certificate/create");
         let csr_path = self.work.join(format!("request-{count}.csr"));
         fs::write(&csr_path, &csr).unwrap();
+        let verified = Command::new("openssl")
+            .args(["req", "-verify", "-noout", "-in"])
+            .arg(&csr_path)
+            .output()
+            .map(|output| output.status.success())
+            .unwrap_or(false);
+        self.state
+            .lock()
+            .unwrap()
+            .csr_signatures_valid
+            .push(verified);
         let reply = match self.script.create.clone() {
             CreateReply::Sign => Some(("accepted", self.ca.sign_csr(&csr_path, None))),
             CreateReply::SignUntrusted => {
