@@ -21,8 +21,8 @@ type SdkError<E> = aws_smithy_runtime_api::client::result::SdkError<
     aws_smithy_runtime_api::client::orchestrator::HttpResponse,
 >;
 
-/// Maps an SDK error to a `BackendError`: `not_found` and `conflict` pick out the operation's
-/// modeled exceptions; throttling, server errors and network failures count as transient.
+/// Maps an SDK error to a `BackendError`. `not_found` and `conflict` pick out the operation's
+/// modeled exceptions, and throttling, server errors and network failures count as transient.
 fn map_error<E>(
     action: &str,
     error: SdkError<E>,
@@ -507,7 +507,7 @@ impl CertificateSigner for IotCoreSigner {
         })
     }
 
-    /// AWS IoT Core has no revocation; deleting the certificate from the registry is enough.
+    /// AWS IoT Core has no revocation, so deleting the certificate from the registry is enough.
     async fn revoke(&self, _certificate_pem: &str) -> Result<()> {
         Ok(())
     }

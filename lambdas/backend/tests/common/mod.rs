@@ -29,14 +29,14 @@ pub const SHADOW_NAME: &str = "rotator";
 pub const PREFIX: &str = "awslabs";
 pub const REGION: &str = "us-east-1";
 
-/// Runs `openssl` in `dir` and returns its stdout. Output is never echoed, because some
-/// commands handle private keys; a failure reports only the arguments and stderr.
+/// Runs `openssl` in `dir` and returns its stdout. Output is never echoed because some
+/// commands handle private keys. A failure reports only the arguments and stderr.
 pub fn openssl(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
         .output()
-        .expect("failed to run openssl; install it with apt-get install openssl");
+        .expect("failed to run openssl: install it with apt-get install openssl");
     assert!(
         output.status.success(),
         "openssl {args:?} failed: {}",
