@@ -2,7 +2,10 @@
 //! rely on, the rule SQL and job document the devices rely on, and least-privilege IAM.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use rotator_backend::config::DEFAULT_ISSUANCE_TIMEOUT;
+use rotator_backend::terminal::DeleteRetry;
 use rotator_protocol::topic::{commit_rule_filter, create_rule_filter};
 use rotator_protocol::{JobDocument, SigningAlgorithm, Topics};
 use serde_json::{Value, json};
@@ -452,18 +455,39 @@ fn functions_get_contract_environment() {
     }
 }
 
+fn function_timeout(template: &Template, function: &str) -> Duration {
+    let seconds = properties(template, function)["Timeout"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{function} has no numeric Timeout"));
+    Duration::from_secs(seconds)
+}
+
 #[test]
 fn create_timeout_outlasts_issuance_wait() {
-    // The create function waits up to 25 s for AWS Private CA to issue a certificate.
-    // NOTE: this mirrors the function's issuance timeout by value; change both together.
-    const ISSUANCE_WAIT_SECONDS: u64 = 25;
+    // Twice the wait leaves room for a cold start and the registry calls around issuance, so a
+    // slow Private CA ends in a rejected reply rather than a killed invocation.
     let template = backend();
-    let timeout = properties(&template, "CreateCertificateFunction")["Timeout"]
-        .as_u64()
-        .expect("create function has a numeric Timeout");
+    let timeout = function_timeout(&template, "CreateCertificateFunction");
     assert!(
-        timeout >= 2 * ISSUANCE_WAIT_SECONDS,
-        "timeout {timeout} s leaves too little room after a {ISSUANCE_WAIT_SECONDS} s wait"
+        timeout >= 2 * DEFAULT_ISSUANCE_TIMEOUT,
+        "timeout {timeout:?} is less than twice the {DEFAULT_ISSUANCE_TIMEOUT:?} issuance wait"
+    );
+}
+
+#[test]
+fn terminal_timeout_outlasts_delete_retries() {
+    let retry = DeleteRetry::default();
+    let mut delay = retry.first_delay;
+    let mut waited = Duration::ZERO;
+    for _ in 1..retry.attempts {
+        waited += delay;
+        delay = (delay * 2).min(retry.max_delay);
+    }
+    let template = backend();
+    let timeout = function_timeout(&template, "JobExecutionTerminalFunction");
+    assert!(
+        timeout >= 2 * waited,
+        "timeout {timeout:?} is less than twice the {waited:?} of delete retries"
     );
 }
 
