@@ -248,3 +248,52 @@ fn other_subject_is_rejected() {
         "{error}"
     );
 }
+
+#[test]
+fn pss_with_other_parameters_is_rejected() {
+    let fixture = fixture();
+    let dir = fixture.dir.path();
+    let key = make_key(dir, "pss-params", Key::Rsa(2048));
+    let cases = [
+        ("rsa_pss_saltlen:20", "rsa_mgf1_md:sha256", "salt length"),
+        (
+            "rsa_pss_saltlen:digest",
+            "rsa_mgf1_md:sha1",
+            "MGF1 with the same hash",
+        ),
+    ];
+    for (salt, mgf1, expected) in cases {
+        let out = dir.join("pss-params.csr");
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                key.to_str().unwrap(),
+                "-subj",
+                "/CN=core-1",
+                "-sha256",
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                salt,
+                "-sigopt",
+                mgf1,
+                "-out",
+                out.to_str().unwrap(),
+            ],
+        );
+        openssl(
+            dir,
+            &["req", "-in", out.to_str().unwrap(), "-noout", "-verify"],
+        );
+        let csr = std::fs::read_to_string(&out).unwrap();
+
+        let error = validate_csr(&csr, &fixture.current_pem).unwrap_err();
+        assert!(
+            error.to_string().contains(expected),
+            "{salt} {mgf1}: {error}"
+        );
+    }
+}
