@@ -95,8 +95,8 @@ pub fn load_artifacts(dir: &Path) -> Result<Vec<Artifact>, ProvisionError> {
         .collect()
 }
 
-/// The assets bucket name for an account and region: at most 63 characters for every current
-/// region code, and unique per account and region.
+/// Derives the assets bucket name from the account and region. It is unique per account and
+/// region, and at most 63 characters long for every region code of up to 14 characters.
 pub fn bucket_name(account: &str, region: &str) -> String {
     format!("certrotator-assets-{account}-{region}")
 }

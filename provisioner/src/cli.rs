@@ -88,7 +88,7 @@ pub enum Command {
     Destroy(DestroyArgs),
 }
 
-/// Which service issues the devices' new certificates.
+/// The service that issues the devices' new certificates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Issuer {
@@ -100,7 +100,7 @@ pub enum Issuer {
 }
 
 impl Issuer {
-    /// The value of the template's `Issuer` parameter.
+    /// Returns the value of the template's `Issuer` parameter.
     pub fn parameter_value(self) -> &'static str {
         match self {
             Issuer::IotCore => "iot-core",

@@ -1,8 +1,9 @@
 //! `deploy` and `plan`: bring the stack to the rendered template, or show what that would do.
 //!
-//! Both start by bringing a stack left behind by an earlier, interrupted run back to a state
-//! CloudFormation accepts a change set for: wait out an operation in progress, delete the empty
-//! stack of a change set that was never executed, and delete stale change sets of this tool.
+//! Both start by bringing a stack left behind by an earlier, interrupted run back to a state in
+//! which CloudFormation accepts a change set. They wait out an operation in progress, delete
+//! the empty stack of a change set that was never executed, and delete this tool's stale
+//! change sets.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -27,7 +28,7 @@ use crate::stack::{
 /// Maximum time CloudFormation gets to compute a change set.
 const CHANGE_SET_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Where a deploy or plan is, so that Ctrl-C can leave AWS in a state the next run handles.
+/// The step a deploy or plan is at, so that Ctrl-C can leave AWS in a state the next run handles.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Phase {
     #[default]
@@ -128,7 +129,7 @@ pub async fn prepare_stack(
             continue;
         }
         match existing.status.as_str() {
-            // A change set created the stack but was never executed: it holds no resources.
+            // A change set created the stack but was never executed, so the stack has no resources.
             "REVIEW_IN_PROGRESS" => {
                 progress.step(format!(
                     "deleting empty stack {stack_name} left by an unexecuted change set"
@@ -197,9 +198,9 @@ async fn delete_and_wait(
     }
 }
 
-/// True when the stack already runs `template` with `parameters`, so no change set is needed.
-/// CloudFormation itself answers an identical update with a failed change set; checking first
-/// saves that round trip and keeps no-op deploys free of side effects.
+/// Checks whether the stack already runs `template` with `parameters`, so that no change set
+/// is needed. CloudFormation reports an identical update as a failed change set, and checking
+/// first saves that round trip and keeps no-op deploys free of side effects.
 async fn is_up_to_date(
     cfn: &CfnClient,
     existing: &StackInfo,
@@ -540,7 +541,8 @@ pub async fn discard_change_set(
     Ok(())
 }
 
-/// Leaves AWS in a state the next run recovers from after Ctrl-C, and says what that state is.
+/// Leaves AWS in a state the next run recovers from after Ctrl-C, and returns a description of
+/// that state.
 pub async fn clean_up_after_interrupt(cfn: &CfnClient, phase: &PhaseCell) -> String {
     let current = phase
         .lock()

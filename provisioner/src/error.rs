@@ -221,7 +221,7 @@ impl ProvisionError {
         }
     }
 
-    /// A stable, machine-readable name for the error, used in the JSON output.
+    /// Returns a stable, machine-readable name for the error, used in the JSON output.
     pub fn code(&self) -> &'static str {
         match self {
             ProvisionError::InvalidCaArn { .. } => "invalid_ca_arn",
@@ -252,7 +252,7 @@ impl ProvisionError {
         }
     }
 
-    /// The failing resources CloudFormation reported, if this error carries any.
+    /// Returns the failing resources CloudFormation reported, if this error carries any.
     pub fn failures(&self) -> &[ResourceFailure] {
         match self {
             ProvisionError::StackRollbackComplete { failures, .. }

@@ -17,7 +17,7 @@ use crate::stack::PlannedChange;
 /// Version of the JSON shape; raised on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// What deploy did to the stack.
+/// The change deploy made to the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeployResult {
@@ -162,7 +162,7 @@ impl fmt::Display for RenderReport {
     }
 }
 
-/// What destroy did to the stack.
+/// The outcome of destroy for the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StackRemoval {
@@ -170,7 +170,7 @@ pub enum StackRemoval {
     NotFound,
 }
 
-/// What destroy did to the assets bucket.
+/// The outcome of destroy for the assets bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BucketRemoval {
@@ -179,7 +179,7 @@ pub enum BucketRemoval {
     NotFound,
 }
 
-/// What destroy did to the job-execution event setting.
+/// The outcome of destroy for the job-execution event setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobEventsRestore {

@@ -124,6 +124,29 @@ pub fn validate_stack_name(name: &str) -> Result<(), ProvisionError> {
     }
 }
 
+/// Maximum length of an AWS IoT job template ID.
+const MAX_JOB_TEMPLATE_ID_LEN: usize = 64;
+
+/// Checks that the job template ID the template derives,
+/// `<stack>-rotate-<rollout per minute>-<in-progress timeout>`, fits AWS IoT's limit.
+fn check_job_template_id(args: &StackArgs) -> Result<(), ProvisionError> {
+    let id = format!(
+        "{}-rotate-{}-{}",
+        args.stack_name, args.rollout_per_minute, args.in_progress_timeout_minutes
+    );
+    if id.len() <= MAX_JOB_TEMPLATE_ID_LEN {
+        return Ok(());
+    }
+    let max = args.stack_name.len() - (id.len() - MAX_JOB_TEMPLATE_ID_LEN);
+    Err(ProvisionError::InvalidArgument {
+        flag: "--stack-name",
+        value: args.stack_name.clone(),
+        problem: format!(
+            "the job template ID {id} would exceed AWS IoT's {MAX_JOB_TEMPLATE_ID_LEN} characters; use a stack name of at most {max} characters"
+        ),
+    })
+}
+
 /// Settings checked before any AWS call.
 #[derive(Debug, Clone)]
 pub struct ValidatedSettings {
@@ -136,6 +159,7 @@ impl ValidatedSettings {
     /// `region`.
     pub fn check(args: &StackArgs, region: &str) -> Result<Self, ProvisionError> {
         validate_stack_name(&args.stack_name)?;
+        check_job_template_id(args)?;
         rotator_protocol::topic::validate_topic_prefix(&args.topic_prefix).map_err(|error| {
             ProvisionError::InvalidArgument {
                 flag: "--topic-prefix",
@@ -223,6 +247,8 @@ pub fn stack_parameters(
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
     const ARN: &str = "arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/0d1f6a3e-2b7c-4e8f-9a10-1b2c3d4e5f60";
@@ -280,6 +306,24 @@ mod tests {
         for region in ["", "eu", "eu-west", "EU-WEST-1", "eu-west-x", "eu--1"] {
             assert!(!is_region_code(region), "{region}");
         }
+    }
+
+    #[test]
+    fn long_stack_name_is_rejected() {
+        let mut args = crate::cli::Cli::try_parse_from(["certrotator", "plan"])
+            .map(|cli| match cli.command {
+                crate::cli::Command::Plan(plan) => plan.stack,
+                _ => unreachable!("parsed a plan command"),
+            })
+            .unwrap();
+        args.stack_name = "a".repeat(52);
+        let error = ValidatedSettings::check(&args, "eu-west-1").unwrap_err();
+        assert!(
+            error.to_string().contains("at most 51 characters"),
+            "{error}"
+        );
+        args.stack_name = "a".repeat(51);
+        assert!(ValidatedSettings::check(&args, "eu-west-1").is_ok());
     }
 
     #[test]

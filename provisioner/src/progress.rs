@@ -14,7 +14,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar when `bar_allowed` and stderr is a terminal, else plain lines.
+    /// Creates a bar when `bar_allowed` and stderr is a terminal, else plain lines.
     pub fn new(bar_allowed: bool) -> Self {
         if !(bar_allowed && std::io::stderr().is_terminal()) {
             return Self::plain();

@@ -17,8 +17,8 @@ use crate::template;
 pub const TEMPLATE_FILE: &str = "backend.yaml";
 pub const PARAMETERS_FILE: &str = "parameters.json";
 
-/// The region from `--region`, the environment or the profile file; never from the instance
-/// metadata service, which would be a network call.
+/// Resolves the region from `--region`, the environment or the profile file. It never asks the
+/// instance metadata service, because that would be a network call.
 async fn offline_region(global: &GlobalArgs) -> Option<String> {
     if let Some(region) = &global.region {
         return Some(region.clone());

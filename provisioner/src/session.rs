@@ -1,8 +1,8 @@
 //! AWS configuration and clients, resolved the standard way.
 //!
 //! aws-config reads `--profile`/`AWS_PROFILE`, `--region`/`AWS_REGION`, the shared config
-//! files, `AWS_ENDPOINT_URL` and the credential chain; nothing here knows about local
-//! stand-ins for AWS.
+//! files, `AWS_ENDPOINT_URL` and the credential chain. Nothing here treats a local stand-in
+//! for AWS differently.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sts::config::ProvideCredentials;
@@ -77,7 +77,7 @@ pub async fn check_credentials(
     Ok(())
 }
 
-/// The account the credentials belong to (STS GetCallerIdentity).
+/// Returns the account the credentials belong to (STS GetCallerIdentity).
 pub async fn account_id(sts: &aws_sdk_sts::Client, region: &str) -> Result<String, ProvisionError> {
     let identity = sts.get_caller_identity().send().await.map_err(|error| {
         ProvisionError::aws(

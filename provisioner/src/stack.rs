@@ -45,7 +45,7 @@ impl WaitSettings {
     }
 }
 
-/// What a DescribeStacks call returned about one stack.
+/// One stack as DescribeStacks reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackInfo {
     pub stack_id: String,
@@ -120,7 +120,7 @@ pub async fn describe_stack(
     }))
 }
 
-/// The template body the stack was last deployed with.
+/// Reads the template body the stack was last deployed with.
 pub async fn current_template(cfn: &CfnClient, stack: &str) -> Result<String, ProvisionError> {
     let output = cfn
         .get_template()
@@ -200,8 +200,9 @@ pub enum ChangeSetOutcome {
 /// Tells whether a failed change set's reason is CloudFormation's "nothing to change".
 ///
 /// NOTE: CloudFormation marks an empty change set only with a FAILED status and this English
-/// reason (and an identical update only with a `ValidationError` message); there is no error
-/// code or status for it, so this is the one place that reads a message.
+/// reason, and some emulators reject an identical update with a `ValidationError` message.
+/// Neither has an error code or status of its own, so this is the one place that reads a
+/// message.
 pub fn is_no_changes_reason(reason: &str) -> bool {
     reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
 }
@@ -531,7 +532,7 @@ impl EventFollower {
     }
 }
 
-/// How a wait for a stack ended.
+/// The end of a wait for a stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitOutcome {
     Settled(StackInfo),

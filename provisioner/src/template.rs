@@ -7,7 +7,7 @@ use crate::error::ProvisionError;
 /// templates/backend.yaml as it was when this binary was built.
 pub const BUILT_IN: &str = include_str!("../../templates/backend.yaml");
 
-/// The built-in template, or the file given with `--template`.
+/// Returns the built-in template, or the file given with `--template`.
 pub fn load(override_path: Option<&Path>) -> Result<String, ProvisionError> {
     match override_path {
         None => Ok(BUILT_IN.to_owned()),

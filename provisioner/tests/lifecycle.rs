@@ -7,7 +7,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use common::{ACCOUNT, FUNCTION_IDS, REGION, STACK, Stand, bucket_name, ca_arn};
 use serde_json::Value;
 
-/// The text of the first `<tag>` element in `xml`.
+/// Returns the text of the first `<tag>` element in `xml`.
 fn xml_text(xml: &str, tag: &str) -> Option<String> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = start + xml[start..].find(&format!("</{tag}>"))?;
@@ -228,7 +228,7 @@ fn redeploy_without_changes_is_noop() {
                 == Some("EXECUTE_COMPLETE"))
     );
 
-    // The text output says so in words.
+    // The text output states it in words.
     let lambda_dir = stand.lambda_dir();
     let output = stand
         .cli()

@@ -16,7 +16,7 @@ use testsupport::MotoServer;
 
 pub const STACK: &str = "greengrass-cert-rotator";
 pub const REGION: &str = "us-east-1";
-/// The account moto answers for with any access key that is not an assumed role's.
+/// The account moto uses for any access key that is not an assumed role's.
 pub const ACCOUNT: &str = "123456789012";
 pub const FUNCTION_IDS: [&str; 3] = [
     "CreateCertificateFunction",
@@ -73,7 +73,7 @@ impl Stand {
         self.dir.path().join("lambdas")
     }
 
-    /// The binary with an environment that reaches only this stand.
+    /// Builds a command for the binary with an environment that reaches only this stand.
     pub fn cli(&self) -> Command {
         let mut command = Command::cargo_bin("certrotator").expect("binary is built");
         let empty_file = self.dir.path().join("aws-config");
@@ -301,7 +301,7 @@ pub fn write_lambda_zips(dir: &Path, version: &str) {
     }
 }
 
-/// A syntactically valid Private CA ARN in the stand's region and account.
+/// Returns a syntactically valid Private CA ARN in the stand's region and account.
 pub fn ca_arn() -> String {
     format!(
         "arn:aws:acm-pca:{REGION}:{ACCOUNT}:certificate-authority/0d1f6a3e-2b7c-4e8f-9a10-1b2c3d4e5f60"
