@@ -150,7 +150,7 @@ impl Default for Retries {
     }
 }
 
-/// How the new pair is put to use.
+/// Settings for putting the new pair to use.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Restart {

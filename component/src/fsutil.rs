@@ -1,5 +1,5 @@
 //! Durable file replacement: write a temporary file beside the target, fsync it, rename it over
-//! the target and fsync the directory, so that after a crash or power cut the path holds either
+//! the target and fsync the directory, so that after a crash or power cut the path contains either
 //! the old or the new content in full.
 
 use std::fs::{self, File, OpenOptions};

@@ -34,7 +34,7 @@ pub enum JournalError {
     Invalid { path: PathBuf, reason: String },
 }
 
-/// Which pair on disk matches and works at the recorded step.
+/// The pair on disk that matches and works at the recorded step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum WorkingPair {

@@ -14,7 +14,7 @@ use rotator_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
-/// How the agent starts using a newly installed pair.
+/// The method for putting a newly installed pair to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Activation {
@@ -67,7 +67,7 @@ pub struct Job {
     pub signing_algorithm: SigningAlgorithm,
 }
 
-/// How a job ends.
+/// The final status of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
@@ -259,7 +259,7 @@ pub enum Action {
     CancelTimer(Timer),
 }
 
-/// Where the machine is, in memory. Persistent parts are mirrored by [`Step`].
+/// The machine's position, in memory. [`Step`] mirrors its persistent parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
     Idle,
@@ -1014,7 +1014,7 @@ impl Machine {
         self.send_request(actions);
     }
 
-    /// Closes the current job and asks for the next one, which may have been queued behind it.
+    /// Closes the current job and requests the next one, which may have been queued behind it.
     fn finish(&mut self, actions: &mut Vec<Action>) {
         actions.push(Action::CancelTimer(Timer::Reply));
         self.enter(Phase::Idle);

@@ -249,7 +249,7 @@ fn report_failed(reason: &str) -> String {
 }
 
 /// (phase, event, next phase, actions). Any pair not listed must leave the phase unchanged and
-/// emit no action, except the connection events, which every phase answers alike (checked in
+/// emit no action, except the connection events, which every phase handles alike (checked in
 /// `every_phase_against_every_event`).
 fn table() -> Vec<(&'static str, &'static str, &'static str, String)> {
     let s = |text: &str| text.to_owned();
@@ -557,7 +557,7 @@ fn every_phase_against_every_event() {
 }
 
 #[test]
-fn happy_path_records_each_step_before_its_side_effect() {
+fn happy_path_records_steps_first() {
     let mut machine = Machine::new(settings());
     let mut log = Vec::new();
     let mut step = |machine: &mut Machine, event: Event| {
@@ -956,7 +956,7 @@ fn bad_commit_accepted_waits_for_a_valid_reply() {
 }
 
 #[test]
-fn replies_for_other_jobs_do_not_move_the_machine() {
+fn other_job_replies_are_ignored() {
     let mut machine = online(Phase::Accepting { job: job() });
     for tail in [
         "job-2/update/accepted",

@@ -22,7 +22,7 @@ use crate::transport::{Delivery, Transport, TransportError};
 const MAX_INCOMING_PACKET: usize = 512 * 1024;
 const MAX_OUTGOING_PACKET: usize = 128 * 1024;
 
-/// Where and how to connect.
+/// Broker address, trusted CA and connection limits.
 #[derive(Debug, Clone)]
 pub struct MqttSettings {
     pub host: String,

@@ -2,7 +2,7 @@
 //!
 //! Every write goes through [`write_atomic`]. The backup is written certificate first, key
 //! second, and the live pair is only touched once both backup files exist, so a complete backup
-//! (both files present) always holds the old matching pair while the live files change.
+//! (both files present) always contains the old matching pair while the live files change.
 
 use std::fs;
 use std::io;
@@ -115,7 +115,7 @@ impl FileStore {
         write(&self.layout.backup.private_key, &key, KEY_MODE)
     }
 
-    /// Whether both backup files exist, which means the backup holds the old pair in full.
+    /// Whether both backup files exist, which means the backup contains the old pair in full.
     pub fn backup_complete(&self) -> bool {
         self.layout.backup.certificate.is_file() && self.layout.backup.private_key.is_file()
     }

@@ -20,7 +20,7 @@ pub enum TransportError {
     Publish { topic: String, reason: String },
 }
 
-/// What a connected transport delivers.
+/// An item delivered by a connected transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Message {

@@ -1,5 +1,5 @@
 //! Invalid payloads on every topic the agent reads: each one is logged and either ignored or
-//! answered by the protocol's failure path, and the credential files stay as they were.
+//! handled by the protocol's failure path, and the credential files stay as they were.
 
 mod common;
 

@@ -126,3 +126,16 @@ fn crash_after_job_end_stays_idle() {
     assert_eq!(world.cloud.snapshot().csrs.len(), 1);
     world.assert_new_pair_installed();
 }
+
+#[test]
+fn crash_with_duplicated_and_dropped_replies() {
+    let script = || Script {
+        duplicate_replies: true,
+        drop_first_creates: 1,
+        drop_first_commits: 1,
+        ..Script::default()
+    };
+    for step in ["csrCreated", "installed", "committing", "committed"] {
+        crash_then_recover(script(), step, "SUCCEEDED");
+    }
+}

@@ -149,7 +149,10 @@ fn untrusted_certificate_rolls_back() {
     let (status, log) = world.run_agent(None);
     assert!(status.success(), "{log}");
     assert_failed(&world, "CONNECTION_FAILED");
+    assert!(log.contains("MQTT connection failed"), "{log}");
     assert!(world.cloud.snapshot().commits.is_empty());
+    // The broker, not a local check, must be what turned the new pair down.
+    assert!(!log.contains("cannot be used together"), "{log}");
     world.assert_old_pair_restored();
 }
 

@@ -274,7 +274,7 @@ pub fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// How the cloud double answers a CSR.
+/// The cloud double's reply to a CSR.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateReply {
     /// Sign the CSR with the broker's CA.
@@ -305,7 +305,7 @@ pub enum CommitReply {
 pub struct Script {
     pub create: CreateReply,
     pub commit: CommitReply,
-    /// Requests of each kind to drop before answering, to exercise the agent's re-asking.
+    /// Requests of each kind to drop before replying, to exercise the agent's re-asking.
     pub drop_first_creates: usize,
     pub drop_first_commits: usize,
     /// Send every reply twice.
@@ -346,7 +346,7 @@ pub struct CloudState {
 }
 
 /// A test double for the cloud side: one MQTT client that plays the AWS IoT Jobs MQTT API for
-/// one job execution and the create and commit Lambdas behind their rules, as `script` says.
+/// one job execution and the create and commit Lambdas behind their rules, as `script` specifies.
 ///
 /// It does not emulate: the rules engine (it subscribes to the device's request topics
 /// directly, so it cannot see the caller's certificate and does not check the principal or
