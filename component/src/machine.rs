@@ -737,6 +737,8 @@ impl Machine {
                 tracing::warn!(payload = %String::from_utf8_lossy(payload), "IN_PROGRESS rejected");
                 self.finish(actions);
             }
+            // NOTE: updates carry no clientToken, so a very late duplicate reply to the earlier
+            // IN_PROGRESS update would also end this phase before the final status is confirmed.
             (Phase::Reporting { job_id, .. }, Inbound::UpdateAccepted(id)) if id == job_id => {
                 self.finish(actions)
             }
