@@ -7,6 +7,9 @@ SANDBOX_RUN_DIR ?= $(CARGO_TARGET_DIR)/sandbox
 SANDBOX_BIN := $(CARGO_TARGET_DIR)/debug/rotator-sandbox
 # Seconds to wait for each service to answer before giving up.
 SANDBOX_START_TIMEOUT ?= 60
+# How long each stack operation shows as in progress, so that progress output has something
+# to follow; moto itself completes every operation at once.
+SANDBOX_OPERATION_MS ?= 2000
 
 .PHONY: sandbox-build sandbox-up sandbox-down test-sandbox
 
@@ -28,6 +31,7 @@ sandbox-up: venv sandbox-build
 	  echo "moto did not start on port $$moto_port; see $$dir/moto.log" >&2; $(MAKE) --no-print-directory sandbox-down; exit 1; }; \
 	echo "http://127.0.0.1:$$moto_port" >"$$dir/moto-endpoint"; \
 	'$(SANDBOX_BIN)' --moto-url "http://127.0.0.1:$$moto_port" --port-file "$$dir/sandbox.port" \
+	  --operation-duration-ms '$(SANDBOX_OPERATION_MS)' \
 	  >"$$dir/sandbox.out" 2>"$$dir/sandbox.log" & echo $$! >"$$dir/sandbox.pid"; \
 	for _ in $$(seq $$(( $(SANDBOX_START_TIMEOUT) * 10 ))); do [ -s "$$dir/sandbox.port" ] && break; sleep 0.1; done; \
 	[ -s "$$dir/sandbox.port" ] || { \

@@ -28,6 +28,9 @@
 //! - `AWS::IoT::TopicRule`, which moto's CloudFormation skips: the sandbox creates, replaces
 //!   and deletes the rules through moto's IoT API as stacks are created, updated and deleted,
 //!   so `GetTopicRule` returns them with `Ref`, `Fn::GetAtt` and `Fn::Sub` resolved.
+//! - Stack operations that take time, with [`Options::operation_duration`] set: the events
+//!   of an operation appear one by one over that time, and `DescribeStacks` reports the
+//!   `*_IN_PROGRESS` status (for a deletion, by name too) until the last one.
 //! - `AWS::IoT::JobTemplate` with a computed `JobTemplateId`: moto creates it but fails the
 //!   whole DeleteStack (HTTP 500) because it reads the unresolved ID; the sandbox sends moto
 //!   the template with that ID resolved.
@@ -38,8 +41,8 @@
 //!   templates, and the IoT rules engine (topic rules are stored but never run);
 //! - other resource types moto skips, such as `AWS::Lambda::EventInvokeConfig`: they get a
 //!   generated physical ID and events, but nothing is created;
-//! - asynchronous stack operations: moto finishes each one within the request, so a stack is
-//!   never seen `*_IN_PROGRESS`, and failures or rollbacks never happen;
+//! - stack failures and rollbacks: moto finishes every operation within the request and
+//!   never rolls back, so no stack reaches `*_FAILED` or `ROLLBACK_*`;
 //! - stacks created before the sandbox started, or directly in moto, get moto's behaviour only;
 //!   the sandbox keeps its records in memory and loses them when it stops;
 //! - request signatures, which moto does not verify either;
@@ -90,6 +93,16 @@ pub enum Error {
     MotoResponse { action: String, message: String },
 }
 
+/// Settings of a sandbox.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// How long each stack operation shows as in progress. moto completes every operation
+    /// within the request; with a non-zero duration the sandbox reveals the operation's stack
+    /// events one by one over this time and reports the `*_IN_PROGRESS` stack status until the
+    /// last one, so that clients that follow progress see it. Zero shows everything at once.
+    pub operation_duration: std::time::Duration,
+}
+
 /// A running sandbox. Dropping it stops the listener at once, while [`Sandbox::shutdown`] lets
 /// open requests finish first.
 pub struct Sandbox {
@@ -106,6 +119,15 @@ impl Sandbox {
 
     /// Starts a sandbox on `address` in front of moto at `moto_endpoint`.
     pub async fn bind(address: SocketAddr, moto_endpoint: &str) -> Result<Self, Error> {
+        Self::bind_with_options(address, moto_endpoint, Options::default()).await
+    }
+
+    /// Starts a sandbox on `address` in front of moto at `moto_endpoint` with `options`.
+    pub async fn bind_with_options(
+        address: SocketAddr,
+        moto_endpoint: &str,
+        options: Options,
+    ) -> Result<Self, Error> {
         let moto = moto::Moto::new(moto_endpoint)?;
         let listener = TcpListener::bind(address)
             .await
@@ -114,7 +136,7 @@ impl Sandbox {
             .local_addr()
             .map_err(|source| Error::Bind { address, source })?;
         let (shutdown, receiver) = watch::channel(false);
-        let app = Arc::new(server::App::new(moto));
+        let app = Arc::new(server::App::new(moto, options));
         let task = tokio::spawn(server::serve(listener, app, receiver));
         tracing::info!(%address, moto = moto_endpoint, "sandbox started");
         Ok(Self {

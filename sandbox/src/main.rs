@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use rotator_sandbox::Sandbox;
+use rotator_sandbox::{Options, Sandbox};
 use tracing_subscriber::EnvFilter;
 
 /// Local AWS stand-in for tests and demos: forwards to moto and emulates what moto lacks.
@@ -23,6 +24,11 @@ struct Args {
     /// File to write the listening port to, once the listener is bound.
     #[arg(long, value_name = "PATH")]
     port_file: Option<PathBuf>,
+
+    /// Milliseconds each stack operation shows as in progress, with its events appearing one
+    /// by one; 0 shows every operation complete at once, as moto does.
+    #[arg(long, value_name = "MILLISECONDS", default_value_t = 0)]
+    operation_duration_ms: u64,
 }
 
 #[tokio::main]
@@ -35,7 +41,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
 
-    let sandbox = Sandbox::bind(args.listen, &args.moto_url)
+    let options = Options {
+        operation_duration: Duration::from_millis(args.operation_duration_ms),
+    };
+    let sandbox = Sandbox::bind_with_options(args.listen, &args.moto_url, options)
         .await
         .with_context(|| format!("failed to start the sandbox on {}", args.listen))?;
     if let Some(path) = &args.port_file {

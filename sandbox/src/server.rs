@@ -25,6 +25,7 @@ use crate::scope::CredentialScope;
 /// Everything the request handlers share.
 pub(crate) struct App {
     pub moto: Moto,
+    pub options: crate::Options,
     pub event_configurations: EventConfigurations,
     pub cloudformation: cloudformation::State,
     /// Account IDs by access key ID, as moto's STS reports them.
@@ -32,9 +33,10 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub fn new(moto: Moto) -> Self {
+    pub fn new(moto: Moto, options: crate::Options) -> Self {
         Self {
             moto,
+            options,
             event_configurations: EventConfigurations::default(),
             cloudformation: cloudformation::State::default(),
             accounts: Mutex::new(HashMap::new()),

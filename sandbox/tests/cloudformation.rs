@@ -707,3 +707,85 @@ async fn backend_template_deploys_and_deletes() {
         .expect("list job templates");
     assert!(templates.job_templates().is_empty());
 }
+
+/// Polls `DescribeStacks` until the status leaves `*_IN_PROGRESS`, recording each status seen
+/// and the event count at each poll.
+async fn follow(cloudformation: &CloudFormation, stack: &str) -> (Vec<StackStatus>, Vec<usize>) {
+    let mut statuses = Vec::new();
+    let mut counts = Vec::new();
+    for _ in 0..600 {
+        let status = describe_stack(cloudformation, stack)
+            .await
+            .stack_status()
+            .expect("status")
+            .clone();
+        counts.push(events(cloudformation, stack).await.len());
+        let done = !status.as_str().ends_with("_IN_PROGRESS");
+        statuses.push(status);
+        if done {
+            return (statuses, counts);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("stack {stack} stayed in progress: {statuses:?}");
+}
+
+#[tokio::test]
+async fn operations_show_progress_when_paced() {
+    let moto = testsupport::MotoServer::start();
+    let options = rotator_sandbox::Options {
+        operation_duration: std::time::Duration::from_secs(8),
+    };
+    let sandbox = rotator_sandbox::Sandbox::bind_with_options(
+        "127.0.0.1:0".parse().expect("address"),
+        &moto.endpoint(),
+        options,
+    )
+    .await
+    .expect("sandbox starts");
+    let cloudformation = CloudFormation::new(&common::sdk_config(&sandbox.endpoint(), "testing"));
+
+    let stack_id = deploy(
+        &cloudformation,
+        "paced",
+        ChangeSetType::Create,
+        TEMPLATE,
+        &[],
+    )
+    .await;
+    let (statuses, counts) = follow(&cloudformation, "paced").await;
+    assert_eq!(statuses.first(), Some(&StackStatus::CreateInProgress));
+    assert_eq!(statuses.last(), Some(&StackStatus::CreateComplete));
+    assert!(
+        counts.windows(2).all(|pair| pair[0] <= pair[1]),
+        "events only grow: {counts:?}"
+    );
+    assert!(
+        counts.first() < counts.last(),
+        "events appear over time: {counts:?}"
+    );
+
+    cloudformation
+        .delete_stack()
+        .stack_name("paced")
+        .send()
+        .await
+        .expect("delete stack");
+    let deleting = describe_stack(&cloudformation, "paced").await;
+    assert_eq!(
+        deleting.stack_status(),
+        Some(&StackStatus::DeleteInProgress),
+        "a stack being deleted is still found by name"
+    );
+    let (statuses, _) = follow(&cloudformation, &stack_id).await;
+    assert_eq!(statuses.first(), Some(&StackStatus::DeleteInProgress));
+    assert_eq!(statuses.last(), Some(&StackStatus::DeleteComplete));
+    let gone = cloudformation
+        .describe_stacks()
+        .stack_name("paced")
+        .send()
+        .await;
+    assert!(gone.is_err(), "a deleted stack is no longer found by name");
+    let by_id = describe_stack(&cloudformation, &stack_id).await;
+    assert_eq!(by_id.stack_status(), Some(&StackStatus::DeleteComplete));
+}

@@ -224,6 +224,42 @@ fn push_event(
     }
 }
 
+/// Spreads the events from `first` on over `duration` from now, so that the operation shows as
+/// in progress until its last event. moto itself finishes every operation within the request.
+fn spread_events(stack: &mut StackRecord, first: usize, duration: std::time::Duration) {
+    let count = stack.events.len().saturating_sub(first);
+    if count == 0 || duration.is_zero() {
+        return;
+    }
+    let start = stack.events[first].timestamp;
+    let step = Duration::try_from(duration / count as u32)
+        .unwrap_or(Duration::milliseconds(1))
+        .max(Duration::milliseconds(1));
+    let mut offset = Duration::ZERO;
+    for event in &mut stack.events[first..] {
+        event.timestamp = start + offset;
+        offset += step;
+        if event.resource_type != STACK_TYPE {
+            event.event_id = format!(
+                "{}-{}-{}",
+                event.logical_id,
+                event.status,
+                super::responses::timestamp(event.timestamp)
+            );
+        }
+    }
+    let latest: BTreeMap<String, OffsetDateTime> = stack.events[first..]
+        .iter()
+        .filter(|event| event.resource_type != STACK_TYPE)
+        .map(|event| (event.logical_id.clone(), event.timestamp))
+        .collect();
+    for (logical_id, (_, time)) in stack.resource_status.iter_mut() {
+        if let Some(latest) = latest.get(logical_id) {
+            *time = *latest;
+        }
+    }
+}
+
 /// Brings the sandbox's record of a stack, and the resources moto skips, in line with an
 /// operation moto completed.
 pub async fn apply(
@@ -236,6 +272,7 @@ pub async fn apply(
     let Some(mut stack) = app.cloudformation.lock().stacks.get(stack_id).cloned() else {
         return Ok(());
     };
+    let first_event = stack.events.len();
     match (operation, applied) {
         (Operation::Delete, _) => delete(app, scope, &mut stack).await,
         (operation, Some(applied)) => {
@@ -243,6 +280,7 @@ pub async fn apply(
         }
         (_, None) => return Ok(()),
     }
+    spread_events(&mut stack, first_event, app.options.operation_duration);
     stack.last_updated = OffsetDateTime::now_utc();
     app.cloudformation
         .lock()
@@ -598,11 +636,13 @@ fn record_events(
     push_stack_event(stack, "UPDATE_COMPLETE", None);
 }
 
-/// Returns moto's `DescribeStacks` XML with the outputs of the sandbox's stacks put in, or
-/// `None` when no stack in it is one of them. moto 5.2.5 leaves the outputs of a stack made by
-/// a change set empty, and keeps stale ones after an update by change set.
-pub fn with_outputs(document: &str, records: &Records) -> Option<String> {
+/// Returns moto's `DescribeStacks` XML with the outputs of the sandbox's stacks put in, and
+/// the status of an operation that still shows as in progress, or `None` when no stack in it
+/// is one of the sandbox's. moto 5.2.5 leaves the outputs of a stack made by a change set
+/// empty, and keeps stale ones after an update by change set.
+pub fn patch_describe_stacks(document: &str, records: &Records) -> Option<String> {
     let parsed = roxmltree::Document::parse(document).ok()?;
+    let now = OffsetDateTime::now_utc();
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for member in parsed.descendants().filter(|node| {
         node.has_tag_name("member")
@@ -616,6 +656,16 @@ pub fn with_outputs(document: &str, records: &Records) -> Option<String> {
         let Some(stack) = records.stacks.get(&stack_id) else {
             continue;
         };
+        if stack.in_progress(now)
+            && let Some(status) = stack.visible_status(now)
+            && let Some(node) = member
+                .children()
+                .find(|node| node.has_tag_name("StackStatus"))
+        {
+            let mut writer = XmlWriter::new();
+            writer.element("StackStatus", status);
+            edits.push((node.range().start, node.range().end, writer.finish()));
+        }
         if stack.deleted || stack.body.is_empty() {
             continue;
         }

@@ -677,12 +677,22 @@ impl Request<'_> {
     async fn describe_stacks(&self) -> Result<HttpResponse, Error> {
         let response = self.forward_body(self.body.clone()).await?;
         if !response.is_success() {
-            return Ok(response.into_response());
+            // moto forgets a deleted stack's name at once, but a deletion that still shows as
+            // in progress keeps the stack findable by name.
+            let deleting = {
+                let records = self.state();
+                self.query
+                    .get("StackName")
+                    .and_then(|name| records.stack(name))
+                    .filter(|stack| stack.deleted)
+                    .map(responses::describe_deleting_stack)
+            };
+            return Ok(deleting.unwrap_or_else(|| response.into_response()));
         }
         let text = response.text();
         let rewritten = {
             let records = self.state();
-            apply::with_outputs(&text, &records)
+            apply::patch_describe_stacks(&text, &records)
         };
         match rewritten {
             Some(body) => {

@@ -174,7 +174,13 @@ pub fn describe_stack_events(
     start: usize,
     page_size: usize,
 ) -> Response<Full<Bytes>> {
-    let newest_first: Vec<&StackEvent> = stack.events.iter().rev().collect();
+    let now = OffsetDateTime::now_utc();
+    let newest_first: Vec<&StackEvent> = stack
+        .events
+        .iter()
+        .rev()
+        .filter(|event| event.timestamp <= now)
+        .collect();
     let page = newest_first.iter().skip(start).take(page_size);
     let next = start + page_size;
     envelope("DescribeStackEvents", |writer| {
@@ -248,6 +254,31 @@ pub fn stack_resources(stack: &StackRecord, summaries: bool) -> Response<Full<By
         } else {
             "StackResources"
         });
+    })
+}
+
+/// `DescribeStacks` for a stack that moto has deleted but whose deletion still shows as in
+/// progress.
+pub fn describe_deleting_stack(stack: &StackRecord) -> Response<Full<Bytes>> {
+    let now = OffsetDateTime::now_utc();
+    let created = stack
+        .events
+        .first()
+        .map(|event| event.timestamp)
+        .unwrap_or(stack.last_updated);
+    let status = stack.visible_status(now).unwrap_or("DELETE_IN_PROGRESS");
+    envelope("DescribeStacks", |writer| {
+        writer
+            .open("Stacks")
+            .open("member")
+            .element("StackId", &stack.stack_id)
+            .element("StackName", &stack.name)
+            .element("CreationTime", &timestamp(created))
+            .element("StackStatus", status)
+            .element("DisableRollback", "false")
+            .element("NotificationARNs", "")
+            .close("member")
+            .close("Stacks");
     })
 }
 

@@ -93,13 +93,35 @@ pub struct Records {
     pub change_sets: BTreeMap<String, ChangeSetRecord>,
 }
 
+impl StackRecord {
+    /// Whether some of the last operation's events still lie in the future, so that the
+    /// operation shows as in progress.
+    pub fn in_progress(&self, now: OffsetDateTime) -> bool {
+        self.events
+            .last()
+            .is_some_and(|event| event.timestamp > now)
+    }
+
+    /// Returns the stack status as of `now`: the newest stack-level event that has happened.
+    pub fn visible_status(&self, now: OffsetDateTime) -> Option<&str> {
+        self.events
+            .iter()
+            .rev()
+            .filter(|event| event.timestamp <= now)
+            .find(|event| event.logical_id == self.name && event.physical_id == self.stack_id)
+            .map(|event| event.status.as_str())
+    }
+}
+
 impl Records {
-    /// Finds a stack by ID (deleted ones too) or by name (live ones only), as AWS does.
+    /// Finds a stack by ID (deleted ones too) or by name (live ones, and deleted ones whose
+    /// deletion still shows as in progress), as AWS does.
     pub fn stack(&self, name_or_id: &str) -> Option<&StackRecord> {
+        let now = OffsetDateTime::now_utc();
         self.stacks.get(name_or_id).or_else(|| {
-            self.stacks
-                .values()
-                .find(|stack| stack.name == name_or_id && !stack.deleted)
+            self.stacks.values().find(|stack| {
+                stack.name == name_or_id && (!stack.deleted || stack.in_progress(now))
+            })
         })
     }
 
