@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -822,6 +823,15 @@ impl World {
         assert!(certificate != self.old_certificate, "certificate unchanged");
         assert!(key != self.old_key, "key unchanged");
         assert_pair_matches(&self.device);
+        let mode = fs::metadata(&self.device.private_key)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "the new key must be readable by its owner only"
+        );
         let output = Command::new("openssl")
             .args(["verify", "-CAfile"])
             .arg(self.ca.certificate())
