@@ -21,8 +21,8 @@
 //! - `DescribeStackEvents` with per-resource events (`CREATE_*`, `UPDATE_*` including
 //!   replacements, `DELETE_*` and the cleanup phase), newest first, found by stack ID after a
 //!   delete and by name only while the stack exists. moto records only stack-level events.
-//! - `DescribeStacks` outputs: moto leaves the outputs of a stack made by a change set empty;
-//!   the sandbox resolves them from the template, the parameters and the physical IDs.
+//! - `DescribeStacks` outputs: moto leaves the outputs of a stack made by a change set empty,
+//!   so the sandbox resolves them from the template, the parameters and the physical IDs.
 //! - `DescribeStackResources`, `ListStackResources` and `GetTemplate`: every resource with its
 //!   physical ID (moto lists skipped types as blank rows), and the template as sent.
 //! - `AWS::IoT::TopicRule`, which moto's CloudFormation skips: the sandbox creates, replaces
@@ -97,9 +97,9 @@ pub enum Error {
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// How long each stack operation shows as in progress. moto completes every operation
-    /// within the request; with a non-zero duration the sandbox reveals the operation's stack
+    /// within the request. With a non-zero duration the sandbox reveals the operation's stack
     /// events one by one over this time and reports the `*_IN_PROGRESS` stack status until the
-    /// last one, so that clients that follow progress see it. Zero shows everything at once.
+    /// last one. Zero shows everything at once.
     pub operation_duration: std::time::Duration,
 }
 

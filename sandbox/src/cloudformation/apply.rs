@@ -197,19 +197,11 @@ fn push_event(
     // Strictly increasing timestamps keep "newest first" well defined.
     let now = OffsetDateTime::now_utc();
     let timestamp = match stack.events.last() {
-        Some(last) if last.timestamp >= now => last.timestamp + Duration::milliseconds(1),
+        Some(last) if last.timestamp >= now => last.timestamp + Duration::microseconds(1),
         _ => now,
     };
-    let event_id = if resource_type == STACK_TYPE {
-        uuid::Uuid::new_v4().to_string()
-    } else {
-        format!(
-            "{logical_id}-{status}-{}",
-            super::responses::timestamp(timestamp)
-        )
-    };
     stack.events.push(StackEvent {
-        event_id,
+        event_id: uuid::Uuid::new_v4().to_string(),
         logical_id: logical_id.to_owned(),
         physical_id: physical_id.to_owned(),
         resource_type: resource_type.to_owned(),
@@ -226,9 +218,23 @@ fn push_event(
 
 /// Spreads the events from `first` on over `duration` from now, so that the operation shows as
 /// in progress until its last event. moto itself finishes every operation within the request.
+/// With a zero duration the events end now, so that all of them are visible at once.
 fn spread_events(stack: &mut StackRecord, first: usize, duration: std::time::Duration) {
     let count = stack.events.len().saturating_sub(first);
-    if count == 0 || duration.is_zero() {
+    if count == 0 {
+        return;
+    }
+    if duration.is_zero() {
+        let now = OffsetDateTime::now_utc();
+        let overshoot = stack.events[stack.events.len() - 1].timestamp - now;
+        if overshoot.is_positive() {
+            for event in &mut stack.events[first..] {
+                event.timestamp -= overshoot;
+            }
+            for (_, time) in stack.resource_status.values_mut() {
+                *time = (*time).min(now);
+            }
+        }
         return;
     }
     let start = stack.events[first].timestamp;
@@ -239,14 +245,6 @@ fn spread_events(stack: &mut StackRecord, first: usize, duration: std::time::Dur
     for event in &mut stack.events[first..] {
         event.timestamp = start + offset;
         offset += step;
-        if event.resource_type != STACK_TYPE {
-            event.event_id = format!(
-                "{}-{}-{}",
-                event.logical_id,
-                event.status,
-                super::responses::timestamp(event.timestamp)
-            );
-        }
     }
     let latest: BTreeMap<String, OffsetDateTime> = stack.events[first..]
         .iter()

@@ -339,21 +339,7 @@ impl Request<'_> {
         if change_set_type == "CREATE" && !records.stacks.contains_key(&stack_id) {
             let mut pseudo = pseudo.clone();
             pseudo.stack_id = stack_id.clone();
-            let mut stack = StackRecord {
-                stack_id: stack_id.clone(),
-                name: stack_name.clone(),
-                pseudo,
-                body: String::new(),
-                template: Value::Null,
-                parameters: BTreeMap::new(),
-                resources: BTreeMap::new(),
-                deployed: BTreeMap::new(),
-                resource_status: BTreeMap::new(),
-                emulated: BTreeMap::new(),
-                events: Vec::new(),
-                deleted: false,
-                last_updated: now,
-            };
+            let mut stack = StackRecord::new(stack_id.clone(), stack_name.clone(), pseudo);
             apply::push_stack_event(&mut stack, "REVIEW_IN_PROGRESS", Some("User Initiated"));
             records.stacks.insert(stack_id.clone(), stack);
         }
@@ -556,6 +542,7 @@ impl Request<'_> {
             Ok(None) => return self.forward().await,
             Err(response) => return Ok(response),
         };
+
         let pseudo = self.pseudo_for_new_stack(&stack_name).await?;
         let parameters = template::effective_parameters(
             &new.template,
@@ -571,27 +558,14 @@ impl Request<'_> {
         let Some(stack_id) = crate::xml::first_text(&response.text(), "StackId") else {
             return Ok(response.into_response());
         };
+
         let mut pseudo = pseudo;
         pseudo.stack_id = stack_id.clone();
-        let now = OffsetDateTime::now_utc();
         self.state().stacks.insert(
             stack_id.clone(),
-            StackRecord {
-                stack_id: stack_id.clone(),
-                name: stack_name,
-                pseudo,
-                body: String::new(),
-                template: Value::Null,
-                parameters: BTreeMap::new(),
-                resources: BTreeMap::new(),
-                deployed: BTreeMap::new(),
-                resource_status: BTreeMap::new(),
-                emulated: BTreeMap::new(),
-                events: Vec::new(),
-                deleted: false,
-                last_updated: now,
-            },
+            StackRecord::new(stack_id.clone(), stack_name, pseudo),
         );
+
         let applied = apply::Applied {
             body: new.body,
             template: new.template,
@@ -637,6 +611,7 @@ impl Request<'_> {
         if !response.is_success() {
             return Ok(response.into_response());
         }
+
         let applied = apply::Applied {
             body: new.body,
             template: new.template,
@@ -677,8 +652,8 @@ impl Request<'_> {
     async fn describe_stacks(&self) -> Result<HttpResponse, Error> {
         let response = self.forward_body(self.body.clone()).await?;
         if !response.is_success() {
-            // moto forgets a deleted stack's name at once, but a deletion that still shows as
-            // in progress keeps the stack findable by name.
+            // moto stops finding a deleted stack by name at once, but a deletion that still
+            // shows as in progress keeps the stack findable by name.
             let deleting = {
                 let records = self.state();
                 self.query

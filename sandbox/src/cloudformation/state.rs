@@ -94,8 +94,27 @@ pub struct Records {
 }
 
 impl StackRecord {
-    /// Whether some of the last operation's events still lie in the future, so that the
-    /// operation shows as in progress.
+    /// Creates the record of a stack that has no template applied yet.
+    pub fn new(stack_id: String, name: String, pseudo: Pseudo) -> Self {
+        Self {
+            stack_id,
+            name,
+            pseudo,
+            body: String::new(),
+            template: Value::Null,
+            parameters: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            deployed: BTreeMap::new(),
+            resource_status: BTreeMap::new(),
+            emulated: BTreeMap::new(),
+            events: Vec::new(),
+            deleted: false,
+            last_updated: OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// Returns whether some of the last operation's events still lie in the future, so that
+    /// the operation shows as in progress.
     pub fn in_progress(&self, now: OffsetDateTime) -> bool {
         self.events
             .last()
