@@ -73,6 +73,14 @@ impl EventConfigurations {
         })
     }
 
+    /// Forgets every account's configuration, for when moto's own state is reset.
+    pub fn clear(&self) {
+        self.accounts
+            .lock()
+            .expect("event configuration lock")
+            .clear();
+    }
+
     /// Applies an `UpdateEventConfigurations` request body. Nothing changes when any entry is
     /// invalid, as with the real API.
     pub fn update(&self, account: &str, region: &str, body: &[u8]) -> Result<(), InvalidRequest> {

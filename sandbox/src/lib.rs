@@ -43,8 +43,9 @@
 //!   generated physical ID and events, but nothing is created;
 //! - stack failures and rollbacks: moto finishes every operation within the request and
 //!   never rolls back, so no stack reaches `*_FAILED` or `ROLLBACK_*`;
-//! - stacks created before the sandbox started, or directly in moto, get moto's behaviour only;
-//!   the sandbox keeps its records in memory and loses them when it stops;
+//! - stacks created before the sandbox started, or directly in moto, get moto's behaviour
+//!   only. The sandbox keeps its records in memory, loses them when it stops, and clears them
+//!   when moto's `/moto-api/reset` is requested through it (not when moto is reset directly);
 //! - request signatures, which moto does not verify either;
 //! - streaming: request and response bodies are read in full before they are passed on.
 

@@ -134,6 +134,11 @@ async fn handle(
         service = scope.as_ref().map(|scope| scope.service.as_str()).unwrap_or("-"),
         "request"
     );
+    if parts.method == Method::POST && parts.uri.path() == "/moto-api/reset" {
+        app.cloudformation.clear();
+        app.event_configurations.clear();
+        tracing::info!("moto reset requested, sandbox state cleared");
+    }
     let result = match scope {
         Some(scope) => route(&app, &scope, &parts, body).await,
         None => app

@@ -789,3 +789,79 @@ async fn operations_show_progress_when_paced() {
     let by_id = describe_stack(&cloudformation, &stack_id).await;
     assert_eq!(by_id.stack_status(), Some(&StackStatus::DeleteComplete));
 }
+
+/// Sends moto's reset request through the sandbox.
+fn reset_through(endpoint: &str) {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("sandbox reachable");
+    stream
+        .write_all(
+            b"POST /moto-api/reset HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\
+              Connection: close\r\n\r\n",
+        )
+        .expect("send reset");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read reset");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
+#[tokio::test]
+async fn reset_through_sandbox_clears_state() {
+    let stand = Stand::start().await;
+    let cloudformation = CloudFormation::new(&stand.config());
+    let iot = aws_sdk_iot::Client::new(&stand.config());
+    deploy(
+        &cloudformation,
+        "reset",
+        ChangeSetType::Create,
+        TEMPLATE,
+        &[],
+    )
+    .await;
+    iot.update_event_configurations()
+        .event_configurations(
+            aws_sdk_iot::types::EventType::JobExecution,
+            aws_sdk_iot::types::Configuration::builder()
+                .enabled(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update event configurations");
+
+    let endpoint = stand.sandbox.endpoint();
+    tokio::task::spawn_blocking(move || reset_through(&endpoint))
+        .await
+        .expect("reset thread");
+
+    let events_after = cloudformation
+        .describe_stack_events()
+        .stack_name("reset")
+        .send()
+        .await;
+    assert!(events_after.is_err(), "the stack is gone after a reset");
+    let configurations = iot
+        .describe_event_configurations()
+        .send()
+        .await
+        .expect("describe event configurations");
+    let job_execution = &configurations.event_configurations().expect("present")
+        [&aws_sdk_iot::types::EventType::JobExecution];
+    assert!(!job_execution.enabled());
+
+    deploy(
+        &cloudformation,
+        "reset",
+        ChangeSetType::Create,
+        TEMPLATE,
+        &[],
+    )
+    .await;
+    let events = events(&cloudformation, "reset").await;
+    let stack_events = events
+        .iter()
+        .filter(|event| event.resource_type() == Some("AWS::CloudFormation::Stack"))
+        .count();
+    assert_eq!(stack_events, 3, "review, create started, create complete");
+}

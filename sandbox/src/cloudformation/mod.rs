@@ -43,6 +43,11 @@ impl State {
     fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         self.records.lock().expect("CloudFormation state lock")
     }
+
+    /// Forgets every stack and change set, for when moto's own state is reset.
+    pub fn clear(&self) {
+        *self.lock() = Records::default();
+    }
 }
 
 /// The decoded form parameters of a query-protocol request.
@@ -341,7 +346,7 @@ impl Request<'_> {
             pseudo.stack_id = stack_id.clone();
             let mut stack = StackRecord::new(stack_id.clone(), stack_name.clone(), pseudo);
             apply::push_stack_event(&mut stack, "REVIEW_IN_PROGRESS", Some("User Initiated"));
-            records.stacks.insert(stack_id.clone(), stack);
+            records.insert_stack(stack);
         }
         records.change_sets.insert(
             id.clone(),
@@ -561,10 +566,8 @@ impl Request<'_> {
 
         let mut pseudo = pseudo;
         pseudo.stack_id = stack_id.clone();
-        self.state().stacks.insert(
-            stack_id.clone(),
-            StackRecord::new(stack_id.clone(), stack_name, pseudo),
-        );
+        self.state()
+            .insert_stack(StackRecord::new(stack_id.clone(), stack_name, pseudo));
 
         let applied = apply::Applied {
             body: new.body,

@@ -133,6 +133,17 @@ impl StackRecord {
 }
 
 impl Records {
+    /// Adds a new stack. Any other live record with the same name is stale (moto was reset
+    /// behind the sandbox's back) and is marked deleted, so that names stay unique.
+    pub fn insert_stack(&mut self, stack: StackRecord) {
+        for other in self.stacks.values_mut() {
+            if other.name == stack.name && other.stack_id != stack.stack_id {
+                other.deleted = true;
+            }
+        }
+        self.stacks.insert(stack.stack_id.clone(), stack);
+    }
+
     /// Finds a stack by ID (deleted ones too) or by name (live ones, and deleted ones whose
     /// deletion still shows as in progress), as AWS does.
     pub fn stack(&self, name_or_id: &str) -> Option<&StackRecord> {
