@@ -27,7 +27,9 @@
 //!   physical ID (moto lists skipped types as blank rows), and the template as sent.
 //! - `AWS::IoT::TopicRule`, which moto's CloudFormation skips: the sandbox creates, replaces
 //!   and deletes the rules through moto's IoT API as stacks are created, updated and deleted,
-//!   so `GetTopicRule` returns them with `Ref`, `Fn::GetAtt` and `Fn::Sub` resolved.
+//!   so `GetTopicRule` returns them with `Ref`, `Fn::GetAtt` and `Fn::Sub` resolved. The
+//!   template moto gets has references to the rules replaced by their names, so that a Lambda
+//!   permission's `SourceArn` names the real rule.
 //! - Stack operations that take time, with [`Options::operation_duration`] set: the events
 //!   of an operation appear one by one over that time, and `DescribeStacks` reports the
 //!   `*_IN_PROGRESS` status (for a deletion, by name too) until the last one.

@@ -684,6 +684,21 @@ async fn backend_template_deploys_and_deletes() {
             action.function_arn()
         );
     }
+    // moto skips the rules, so their names reach the Lambda permissions only through the
+    // sandbox's rewrite of the template moto gets.
+    let rule_name = physical_id(&cloudformation, "backend", "CreateCertificateRule").await;
+    let function_name = physical_id(&cloudformation, "backend", "CreateCertificateFunction").await;
+    let moto_endpoint = stand.moto.endpoint();
+    let policy = tokio::task::spawn_blocking(move || lambda_policy(&moto_endpoint, &function_name))
+        .await
+        .expect("policy thread");
+    assert!(
+        policy.contains(&format!(
+            "arn:aws:iot:us-east-1:123456789012:rule/{rule_name}"
+        )),
+        "{policy}"
+    );
+
     iot.describe_job_template()
         .job_template_id("backend-rotate-100-5")
         .send()
@@ -864,4 +879,21 @@ async fn reset_through_sandbox_clears_state() {
         .filter(|event| event.resource_type() == Some("AWS::CloudFormation::Stack"))
         .count();
     assert_eq!(stack_events, 3, "review, create started, create complete");
+}
+
+/// Reads a function's resource policy straight from moto's Lambda API.
+fn lambda_policy(moto_endpoint: &str, function_name: &str) -> String {
+    use std::io::{Read, Write};
+    let address = moto_endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("moto reachable");
+    let request = format!(
+        "GET /2015-03-31/functions/{function_name}/policy HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request, \
+         SignedHeaders=host, Signature=00\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
 }

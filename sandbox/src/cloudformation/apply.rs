@@ -34,16 +34,70 @@ pub struct Applied {
     pub body: String,
     pub template: Value,
     pub parameters: BTreeMap<String, String>,
+    /// Topic rule names by logical ID, chosen before moto saw the template.
+    pub rule_names: BTreeMap<String, String>,
+}
+
+/// Chooses the name of each topic rule in the template: its `RuleName`, the name the stack's
+/// rule already has, or a new generated one.
+pub fn rule_names(
+    context: &Context<'_>,
+    previous: &BTreeMap<String, EmulatedResource>,
+) -> BTreeMap<String, String> {
+    context
+        .resources()
+        .into_iter()
+        .filter(|(_, resource)| resource.resource_type == TOPIC_RULE_TYPE)
+        .map(|(logical_id, resource)| {
+            let name = match resource.properties.get("RuleName") {
+                Some(Value::String(name)) => name.clone(),
+                _ => previous
+                    .get(&logical_id)
+                    .filter(|rule| rule.resource_type == TOPIC_RULE_TYPE)
+                    .map(|rule| rule.physical_id.clone())
+                    .unwrap_or_else(|| {
+                        generate_physical_id(
+                            &context.pseudo.stack_name,
+                            &logical_id,
+                            TOPIC_RULE_TYPE,
+                        )
+                    }),
+            };
+            (logical_id, name)
+        })
+        .collect()
 }
 
 /// Rewrites a template for moto, or returns `None` when it needs no change.
 ///
 /// moto 5.2.5 deletes a job template by reading `JobTemplateId` from the unresolved template,
 /// so an ID built with `Fn::Sub` makes its DeleteStack fail with HTTP 500. The sandbox sends
-/// moto the resolved ID instead.
-pub fn rewrite_for_moto(template: &Value, context: &Context<'_>) -> Option<String> {
+/// moto the resolved ID instead. moto also skips topic rules, so a `Ref`, `Fn::GetAtt` or
+/// `Fn::Sub` reference to one would stay unresolved (a Lambda permission's `SourceArn`, for
+/// example). The sandbox puts in the rule names it chose.
+pub fn rewrite_for_moto(
+    template: &Value,
+    context: &Context<'_>,
+    rule_names: &BTreeMap<String, String>,
+) -> Option<String> {
     let mut copy = template.clone();
     let mut changed = false;
+    let pseudo = context.pseudo;
+    let rule_arn_prefix = format!(
+        "arn:{}:iot:{}:{}:rule/",
+        pseudo.partition, pseudo.region, pseudo.account_id
+    );
+    for section in ["Resources", "Outputs"] {
+        let Some(entries) = copy.get_mut(section).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for declaration in entries.values_mut() {
+            if declaration.get("Type").and_then(Value::as_str) == Some(TOPIC_RULE_TYPE) {
+                continue;
+            }
+            changed |= replace_rule_references(declaration, rule_names, &rule_arn_prefix);
+        }
+    }
     let resources = copy.get_mut("Resources").and_then(Value::as_object_mut)?;
     for declaration in resources.values_mut() {
         if declaration.get("Type").and_then(Value::as_str) != Some(JOB_TEMPLATE_TYPE) {
@@ -61,6 +115,73 @@ pub fn rewrite_for_moto(template: &Value, context: &Context<'_>) -> Option<Strin
         }
     }
     changed.then(|| copy.to_string())
+}
+
+/// Replaces references to topic rules with their names or ARNs; returns whether any changed.
+fn replace_rule_references(
+    value: &mut Value,
+    rule_names: &BTreeMap<String, String>,
+    rule_arn_prefix: &str,
+) -> bool {
+    let replacement = match &*value {
+        Value::Object(object) if object.len() == 1 => match object.iter().next() {
+            Some((key, Value::String(name))) if key == "Ref" => rule_names.get(name).cloned(),
+            Some((key, Value::Array(items))) if key == "Fn::GetAtt" => match items.as_slice() {
+                [Value::String(name), Value::String(attribute)] if attribute == "Arn" => rule_names
+                    .get(name)
+                    .map(|rule| format!("{rule_arn_prefix}{rule}")),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(text) = replacement {
+        *value = Value::String(text);
+        return true;
+    }
+    let mut changed = false;
+    match value {
+        Value::Object(object) => {
+            let is_sub = object.len() == 1 && object.contains_key("Fn::Sub");
+            for (key, inner) in object.iter_mut() {
+                if is_sub && key == "Fn::Sub" {
+                    let text = match inner {
+                        Value::String(text) => Some(text),
+                        Value::Array(items) => items.first_mut().and_then(|first| match first {
+                            Value::String(text) => Some(text),
+                            _ => None,
+                        }),
+                        _ => None,
+                    };
+                    if let Some(text) = text {
+                        for (logical_id, name) in rule_names {
+                            for (placeholder, with) in [
+                                (format!("${{{logical_id}}}"), name.clone()),
+                                (
+                                    format!("${{{logical_id}.Arn}}"),
+                                    format!("{rule_arn_prefix}{name}"),
+                                ),
+                            ] {
+                                if text.contains(&placeholder) {
+                                    *text = text.replace(&placeholder, &with);
+                                    changed = true;
+                                }
+                            }
+                        }
+                    }
+                }
+                changed |= replace_rule_references(inner, rule_names, rule_arn_prefix);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                changed |= replace_rule_references(item, rule_names, rule_arn_prefix);
+            }
+        }
+        _ => {}
+    }
+    changed
 }
 
 /// Lists the resource changes between two resolved resource sets, as a change set shows them.
@@ -351,7 +472,10 @@ async fn create_or_update(
         let physical_id = match from_moto {
             Some(id) => id,
             None => {
-                let id = emulated_physical_id(stack, logical_id, resource);
+                let id = match applied.rule_names.get(logical_id) {
+                    Some(name) => name.clone(),
+                    None => emulated_physical_id(stack, logical_id, resource),
+                };
                 emulated.insert(
                     logical_id.clone(),
                     EmulatedResource {
@@ -400,6 +524,10 @@ fn emulated_physical_id(stack: &StackRecord, logical_id: &str, resource: &Resour
     {
         return previous.physical_id.clone();
     }
+    generate_physical_id(&stack.name, logical_id, &resource.resource_type)
+}
+
+fn generate_physical_id(stack_name: &str, logical_id: &str, resource_type: &str) -> String {
     let suffix: String = uuid::Uuid::new_v4()
         .simple()
         .to_string()
@@ -407,11 +535,11 @@ fn emulated_physical_id(stack: &StackRecord, logical_id: &str, resource: &Resour
         .chars()
         .take(12)
         .collect();
-    if resource.resource_type == TOPIC_RULE_TYPE {
+    if resource_type == TOPIC_RULE_TYPE {
         // Topic rule names allow only letters, digits and underscores.
         format!("{logical_id}_{suffix}")
     } else {
-        format!("{}-{logical_id}-{suffix}", stack.name)
+        format!("{stack_name}-{logical_id}-{suffix}")
     }
 }
 
@@ -801,6 +929,54 @@ mod tests {
         assert_eq!(
             changes[1].changed_properties,
             [("Timeout".to_owned(), false)]
+        );
+    }
+
+    #[test]
+    fn moto_copy_names_rules_and_job_templates() {
+        let template = json!({
+            "Parameters": {"Rollout": {"Type": "Number", "Default": 100}},
+            "Resources": {
+                "Rule": {"Type": TOPIC_RULE_TYPE, "Properties": {}},
+                "Permission": {"Type": "AWS::Lambda::Permission", "Properties": {
+                    "SourceArn": {"Fn::Sub": "arn:aws:iot:${AWS::Region}:1:rule/${Rule}"},
+                    "Other": {"Ref": "Rule"},
+                    "Arn": {"Fn::GetAtt": ["Rule", "Arn"]},
+                }},
+                "Template": {"Type": JOB_TEMPLATE_TYPE, "Properties": {
+                    "JobTemplateId": {"Fn::Sub": "${AWS::StackName}-rotate-${Rollout}"},
+                }},
+            },
+        });
+        let parameters = BTreeMap::from([("Rollout".to_owned(), "100".to_owned())]);
+        let pseudo = super::super::template::Pseudo {
+            region: "us-east-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            partition: "aws".to_owned(),
+            stack_name: "demo".to_owned(),
+            stack_id: String::new(),
+        };
+        let deployed = BTreeMap::new();
+        let context = Context::new(&template, &parameters, &pseudo, &deployed);
+        let names = rule_names(&context, &BTreeMap::new());
+        let rule = names["Rule"].clone();
+        assert!(rule.starts_with("Rule_"), "{rule}");
+
+        let rewritten = rewrite_for_moto(&template, &context, &names).expect("rewritten");
+        let rewritten: Value = serde_json::from_str(&rewritten).expect("JSON");
+        let permission = &rewritten["Resources"]["Permission"]["Properties"];
+        assert_eq!(
+            permission["SourceArn"],
+            json!({"Fn::Sub": format!("arn:aws:iot:${{AWS::Region}}:1:rule/{rule}")})
+        );
+        assert_eq!(permission["Other"], json!(rule));
+        assert_eq!(
+            permission["Arn"],
+            json!(format!("arn:aws:iot:us-east-1:123456789012:rule/{rule}"))
+        );
+        assert_eq!(
+            rewritten["Resources"]["Template"]["Properties"]["JobTemplateId"],
+            "demo-rotate-100"
         );
     }
 

@@ -263,8 +263,13 @@ impl Request<'_> {
 
     /// Builds the form to send to moto: the template as JSON with the rewrites moto needs, in place of
     /// whatever template source the caller used.
-    fn moto_form(&self, new: &NewTemplate, context: &Context<'_>) -> Bytes {
-        let rewritten = apply::rewrite_for_moto(&new.template, context);
+    fn moto_form(
+        &self,
+        new: &NewTemplate,
+        context: &Context<'_>,
+        rule_names: &BTreeMap<String, String>,
+    ) -> Bytes {
+        let rewritten = apply::rewrite_for_moto(&new.template, context, rule_names);
         let body = rewritten.as_deref().unwrap_or(&new.body);
         self.query.encode_with(&[
             ("TemplateBody", Some(body)),
@@ -316,7 +321,12 @@ impl Request<'_> {
 
         let no_resources = BTreeMap::new();
         let context = Context::new(&new.template, &parameters, &pseudo, &no_resources);
-        let form = self.moto_form(&new, &context);
+        let previous_rules = current
+            .as_ref()
+            .map(|stack| stack.emulated.clone())
+            .unwrap_or_default();
+        let rule_names = apply::rule_names(&context, &previous_rules);
+        let form = self.moto_form(&new, &context, &rule_names);
         let new_resources = context.resources();
         let response = self.forward_body(form).await?;
         if !response.is_success() {
@@ -366,6 +376,7 @@ impl Request<'_> {
                 status_reason: None,
                 execution_status: "AVAILABLE".to_owned(),
                 changes,
+                rule_names,
                 created: now,
                 in_moto: true,
             },
@@ -422,6 +433,7 @@ impl Request<'_> {
                 status_reason: Some(NO_CHANGES_REASON.to_owned()),
                 execution_status: "UNAVAILABLE".to_owned(),
                 changes: Vec::new(),
+                rule_names: BTreeMap::new(),
                 created: OffsetDateTime::now_utc(),
                 in_moto: false,
             },
@@ -474,6 +486,7 @@ impl Request<'_> {
             body: record.body.clone(),
             template: record.template.clone(),
             parameters: record.parameters.clone(),
+            rule_names: record.rule_names.clone(),
         };
         apply::apply(
             self.app,
@@ -556,7 +569,10 @@ impl Request<'_> {
         );
         let no_resources = BTreeMap::new();
         let context = Context::new(&new.template, &parameters, &pseudo, &no_resources);
-        let response = self.forward_body(self.moto_form(&new, &context)).await?;
+        let rule_names = apply::rule_names(&context, &BTreeMap::new());
+        let response = self
+            .forward_body(self.moto_form(&new, &context, &rule_names))
+            .await?;
         if !response.is_success() {
             return Ok(response.into_response());
         }
@@ -573,6 +589,7 @@ impl Request<'_> {
             body: new.body,
             template: new.template,
             parameters,
+            rule_names,
         };
         apply::apply(
             self.app,
@@ -610,7 +627,10 @@ impl Request<'_> {
         }
         let no_resources = BTreeMap::new();
         let context = Context::new(&new.template, &parameters, &current.pseudo, &no_resources);
-        let response = self.forward_body(self.moto_form(&new, &context)).await?;
+        let rule_names = apply::rule_names(&context, &current.emulated);
+        let response = self
+            .forward_body(self.moto_form(&new, &context, &rule_names))
+            .await?;
         if !response.is_success() {
             return Ok(response.into_response());
         }
@@ -619,6 +639,7 @@ impl Request<'_> {
             body: new.body,
             template: new.template,
             parameters,
+            rule_names,
         };
         apply::apply(
             self.app,

@@ -68,6 +68,8 @@ pub struct ChangeSetRecord {
     pub status_reason: Option<String>,
     pub execution_status: String,
     pub changes: Vec<Change>,
+    /// Topic rule names by logical ID, chosen when the change set was created.
+    pub rule_names: BTreeMap<String, String>,
     pub created: OffsetDateTime,
     /// Whether moto has this change set too. The "no changes" ones exist only here.
     pub in_moto: bool,
