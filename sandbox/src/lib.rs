@@ -33,6 +33,9 @@
 //! - Stack operations that take time, with [`Options::operation_duration`] set: the events
 //!   of an operation appear one by one over that time, and `DescribeStacks` reports the
 //!   `*_IN_PROGRESS` status (for a deletion, by name too) until the last one.
+//! - `AWS::Lambda::EventInvokeConfig`, which moto's CloudFormation skips too: the sandbox
+//!   sets it through moto's `PutFunctionEventInvokeConfig` after each create and update, and
+//!   removes the ones an update drops.
 //! - `AWS::IoT::JobTemplate` with a computed `JobTemplateId`: moto creates it but fails the
 //!   whole DeleteStack (HTTP 500) because it reads the unresolved ID; the sandbox sends moto
 //!   the template with that ID resolved.
@@ -41,8 +44,8 @@
 //!
 //! - every other API; in particular iot-jobs-data, Greengrass v2, ACM-PCA resources in
 //!   templates, and the IoT rules engine (topic rules are stored but never run);
-//! - other resource types moto skips, such as `AWS::Lambda::EventInvokeConfig`: they get a
-//!   generated physical ID and events, but nothing is created;
+//! - other resource types moto skips: they get a generated physical ID and events, but
+//!   nothing is created;
 //! - stack failures and rollbacks: moto finishes every operation within the request and
 //!   never rolls back, so no stack reaches `*_FAILED` or `ROLLBACK_*`;
 //! - stacks created before the sandbox started, or directly in moto, get moto's behaviour

@@ -689,15 +689,36 @@ async fn backend_template_deploys_and_deletes() {
     let rule_name = physical_id(&cloudformation, "backend", "CreateCertificateRule").await;
     let function_name = physical_id(&cloudformation, "backend", "CreateCertificateFunction").await;
     let moto_endpoint = stand.moto.endpoint();
-    let policy = tokio::task::spawn_blocking(move || lambda_policy(&moto_endpoint, &function_name))
-        .await
-        .expect("policy thread");
+    let (policy, invoke_config) = tokio::task::spawn_blocking(move || {
+        let base = format!("/functions/{function_name}");
+        (
+            moto_lambda_get(&moto_endpoint, &format!("/2015-03-31{base}/policy")),
+            moto_lambda_get(
+                &moto_endpoint,
+                &format!("/2019-09-25{base}/event-invoke-config?Qualifier=%24LATEST"),
+            ),
+        )
+    })
+    .await
+    .expect("moto Lambda thread");
     assert!(
         policy.contains(&format!(
             "arn:aws:iot:us-east-1:123456789012:rule/{rule_name}"
         )),
         "{policy}"
     );
+    // moto skips AWS::Lambda::EventInvokeConfig too; the sandbox sets it through Lambda's API.
+    let topic_arn = stack
+        .outputs()
+        .iter()
+        .find(|output| output.output_key() == Some("NotificationTopicArn"))
+        .and_then(|output| output.output_value())
+        .expect("topic output");
+    assert!(
+        invoke_config.contains("\"MaximumRetryAttempts\": 0"),
+        "{invoke_config}"
+    );
+    assert!(invoke_config.contains(topic_arn), "{invoke_config}");
 
     iot.describe_job_template()
         .job_template_id("backend-rotate-100-5")
@@ -881,13 +902,13 @@ async fn reset_through_sandbox_clears_state() {
     assert_eq!(stack_events, 3, "review, create started, create complete");
 }
 
-/// Reads a function's resource policy straight from moto's Lambda API.
-fn lambda_policy(moto_endpoint: &str, function_name: &str) -> String {
+/// Sends a GET to moto's Lambda API directly and returns the whole HTTP response.
+fn moto_lambda_get(moto_endpoint: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let address = moto_endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).expect("moto reachable");
     let request = format!(
-        "GET /2015-03-31/functions/{function_name}/policy HTTP/1.1\r\nHost: {address}\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n\
          Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request, \
          SignedHeaders=host, Signature=00\r\nConnection: close\r\n\r\n"
     );

@@ -17,6 +17,7 @@ use crate::xml::{XmlWriter, child_text};
 const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
 const TOPIC_RULE_TYPE: &str = "AWS::IoT::TopicRule";
 const JOB_TEMPLATE_TYPE: &str = "AWS::IoT::JobTemplate";
+const EVENT_INVOKE_CONFIG_TYPE: &str = "AWS::Lambda::EventInvokeConfig";
 const REPLACEMENT_REASON: &str =
     "Requested update requires the creation of a new physical resource; hence creating one.";
 
@@ -496,6 +497,7 @@ async fn create_or_update(
     }
 
     sync_topic_rules(app, scope, stack, &applied, &deployed, &emulated).await?;
+    sync_event_invoke_configs(app, scope, stack, &applied, &deployed).await?;
     record_events(stack, operation, &new_resources, &deployed);
 
     stack.body = applied.body;
@@ -588,6 +590,71 @@ async fn sync_topic_rules(
         }
     }
     Ok(())
+}
+
+/// Puts every `AWS::Lambda::EventInvokeConfig` of the template into moto's Lambda, which moto's
+/// CloudFormation skips, and removes the ones the template no longer has. A deleted stack's
+/// functions take their settings with them, so deletion needs nothing here.
+async fn sync_event_invoke_configs(
+    app: &App,
+    scope: &CredentialScope,
+    stack: &StackRecord,
+    applied: &Applied,
+    deployed: &BTreeMap<String, Deployed>,
+) -> Result<(), Error> {
+    let context = Context::new(
+        &applied.template,
+        &applied.parameters,
+        &stack.pseudo,
+        deployed,
+    );
+    let current = context.resources();
+    for resource in current.values() {
+        if resource.resource_type != EVENT_INVOKE_CONFIG_TYPE {
+            continue;
+        }
+        let Some((function_name, qualifier, config)) = event_invoke_config(&resource.properties)
+        else {
+            tracing::warn!(stack = %stack.name, "event invoke config without FunctionName or Qualifier");
+            continue;
+        };
+        moto_calls::put_event_invoke_config(app, scope, &function_name, &qualifier, &config)
+            .await?;
+    }
+    let previous = Context::new(
+        &stack.template,
+        &stack.parameters,
+        &stack.pseudo,
+        &stack.deployed,
+    );
+    for (logical_id, resource) in previous.resources() {
+        if resource.resource_type != EVENT_INVOKE_CONFIG_TYPE || current.contains_key(&logical_id) {
+            continue;
+        }
+        if let Some((function_name, qualifier, _)) = event_invoke_config(&resource.properties) {
+            moto_calls::delete_event_invoke_config(app, scope, &function_name, &qualifier).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Splits `AWS::Lambda::EventInvokeConfig` properties into the function, the qualifier and the
+/// request body of `PutFunctionEventInvokeConfig`, whose field names match the properties.
+fn event_invoke_config(properties: &Value) -> Option<(String, String, Value)> {
+    let function_name = properties.get("FunctionName")?.as_str()?.to_owned();
+    let qualifier = properties.get("Qualifier")?.as_str()?.to_owned();
+    let mut config = properties.as_object()?.clone();
+    config.remove("FunctionName");
+    config.remove("Qualifier");
+    // A value from a Number parameter arrives as a string; the API takes integers.
+    for key in ["MaximumRetryAttempts", "MaximumEventAgeInSeconds"] {
+        if let Some(Value::String(text)) = config.get(key)
+            && let Ok(number) = text.parse::<u64>()
+        {
+            config.insert(key.to_owned(), Value::from(number));
+        }
+    }
+    Some((function_name, qualifier, Value::Object(config)))
 }
 
 /// Converts CloudFormation's PascalCase property names to the IoT API's camelCase.

@@ -118,6 +118,57 @@ pub async fn delete_topic_rule(
     Ok(())
 }
 
+/// Sets a function's asynchronous invocation settings in moto's Lambda.
+pub async fn put_event_invoke_config(
+    app: &App,
+    scope: &CredentialScope,
+    function_name: &str,
+    qualifier: &str,
+    config: &Value,
+) -> Result<(), Error> {
+    let path = event_invoke_config_path(function_name, qualifier);
+    let response = app
+        .moto
+        .rest_json(scope, "lambda", Method::PUT, &path, Some(config))
+        .await?;
+    if !response.is_success() {
+        return Err(Error::MotoFailed {
+            action: format!("PutFunctionEventInvokeConfig {function_name}"),
+            status: response.status.as_u16(),
+            body: response.text(),
+        });
+    }
+    Ok(())
+}
+
+/// Removes a function's asynchronous invocation settings from moto's Lambda; a function or
+/// setting that is already gone is not an error.
+pub async fn delete_event_invoke_config(
+    app: &App,
+    scope: &CredentialScope,
+    function_name: &str,
+    qualifier: &str,
+) -> Result<(), Error> {
+    let path = event_invoke_config_path(function_name, qualifier);
+    let response = app
+        .moto
+        .rest_json(scope, "lambda", Method::DELETE, &path, None)
+        .await?;
+    if !response.is_success() && response.status != http::StatusCode::NOT_FOUND {
+        return Err(Error::MotoFailed {
+            action: format!("DeleteFunctionEventInvokeConfig {function_name}"),
+            status: response.status.as_u16(),
+            body: response.text(),
+        });
+    }
+    Ok(())
+}
+
+fn event_invoke_config_path(function_name: &str, qualifier: &str) -> String {
+    let qualifier: String = form_urlencoded::byte_serialize(qualifier.as_bytes()).collect();
+    format!("/2019-09-25/functions/{function_name}/event-invoke-config?Qualifier={qualifier}")
+}
+
 /// Reads a template from an S3 URL (virtual-hosted or path style) out of moto's S3.
 pub async fn read_template_url(
     app: &App,
