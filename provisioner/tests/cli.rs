@@ -330,3 +330,52 @@ fn invalid_topic_prefix_is_rejected() {
         );
     }
 }
+
+#[test]
+fn profile_supplies_region_and_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("profile-config");
+    let credentials = dir.path().join("profile-credentials");
+    std::fs::write(&config, "[profile fleet]\nregion = ap-southeast-2\n").unwrap();
+    std::fs::write(
+        &credentials,
+        "[fleet]\naws_access_key_id = fleetkey\naws_secret_access_key = fleetsecret\n",
+    )
+    .unwrap();
+
+    // The profile is the only source of a region and credentials, so getting as far as STS
+    // (which fails on the closed endpoint) shows that both came from it.
+    let failure = run_failing(
+        certrotator(dir.path())
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .args(["--profile", "fleet", "destroy", "--yes"]),
+    );
+    assert!(
+        failure.stderr.contains(
+            "failed to identify the caller (STS GetCallerIdentity) in region ap-southeast-2"
+        ),
+        "{}",
+        failure.stderr
+    );
+
+    let failure = run_failing(
+        certrotator(dir.path())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_PROFILE", "absent")
+            .args(["destroy", "--yes"]),
+    );
+    assert!(
+        failure
+            .stderr
+            .contains("no AWS credentials found for profile \"absent\""),
+        "{}",
+        failure.stderr
+    );
+}
