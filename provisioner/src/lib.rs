@@ -19,8 +19,6 @@ pub mod session;
 pub mod stack;
 pub mod template;
 
-use std::sync::Arc;
-
 use cli::{Cli, Command, GlobalArgs};
 use deploy::{DeployInput, PhaseCell, Target, Timing};
 use error::ProvisionError;
@@ -109,8 +107,18 @@ pub async fn run(cli: &Cli) -> Result<(), ProvisionError> {
             let progress = Progress::new(!global.no_progress);
             let wait = stack::WaitSettings::minutes(args.timeout_minutes);
             let work = destroy::destroy(&target, args, &progress, wait);
-            // Destroy has no half-made change set to clean up: every step is safe to repeat.
-            let report = interruptible(work, &clients, &Arc::default()).await?;
+            // Destroy leaves nothing half-made to clean up because every step is safe to repeat.
+            let report = tokio::select! {
+                result = work => result?,
+                _ = tokio::signal::ctrl_c() => {
+                    return Err(ProvisionError::Interrupted {
+                        state: format!(
+                            "a stack deletion that had started goes on in CloudFormation; run destroy again to finish removing stack {}",
+                            args.stack_name
+                        ),
+                    });
+                }
+            };
             progress.finish();
             output::print(&report, global.output);
         }

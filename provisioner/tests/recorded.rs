@@ -404,6 +404,35 @@ async fn rollback_complete_stack_is_recreated() {
 }
 
 #[tokio::test]
+async fn unexecuted_change_set_stack_is_replaced() {
+    let stacks = mock!(Cfn::describe_stacks)
+        .sequence()
+        .output(|| stack_output(StackStatus::ReviewInProgress))
+        .output(|| stack_output(StackStatus::DeleteComplete))
+        .repeatedly()
+        .build();
+    let events = mock!(Cfn::describe_stack_events).then_output(no_events);
+    let delete = mock!(Cfn::delete_stack).then_output(|| DeleteStackOutput::builder().build());
+    let cfn = cfn_client(&[&stacks, &events, &delete]);
+
+    let existing = prepare_stack(
+        &cfn,
+        STACK_NAME,
+        false,
+        short_timing(Duration::from_secs(5)),
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap();
+
+    assert!(
+        existing.is_none(),
+        "the next change set must create the stack"
+    );
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
 async fn failed_change_set_reports_reason() {
     let create = create_change_set_ok();
     let describe = mock!(Cfn::describe_change_set)
