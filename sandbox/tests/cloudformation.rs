@@ -918,3 +918,63 @@ fn moto_lambda_get(moto_endpoint: &str, path: &str) -> String {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     response
 }
+
+#[tokio::test]
+async fn template_url_is_read_from_s3() {
+    let stand = Stand::start().await;
+    let config = stand.config();
+    let cloudformation = CloudFormation::new(&config);
+    let s3 = s3_client(&config);
+    s3.create_bucket()
+        .bucket("templates")
+        .send()
+        .await
+        .expect("create bucket");
+    s3.put_object()
+        .bucket("templates")
+        .key("stacks/small.yaml")
+        .body(TEMPLATE.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("upload template");
+
+    let id = cloudformation
+        .create_change_set()
+        .stack_name("from-url")
+        .change_set_name("first")
+        .change_set_type(ChangeSetType::Create)
+        .template_url("https://templates.s3.us-east-1.amazonaws.com/stacks/small.yaml")
+        .send()
+        .await
+        .expect("create change set from a URL")
+        .id()
+        .expect("change set ID")
+        .to_owned();
+    cloudformation
+        .execute_change_set()
+        .change_set_name(&id)
+        .send()
+        .await
+        .expect("execute change set");
+
+    let template = cloudformation
+        .get_template()
+        .stack_name("from-url")
+        .send()
+        .await
+        .expect("get template");
+    assert_eq!(template.template_body(), Some(TEMPLATE));
+    let stack = describe_stack(&cloudformation, "from-url").await;
+    assert_eq!(stack.stack_status(), Some(&StackStatus::CreateComplete));
+
+    let missing = cloudformation
+        .create_change_set()
+        .stack_name("from-url")
+        .change_set_name("second")
+        .change_set_type(ChangeSetType::Update)
+        .template_url("https://templates.s3.us-east-1.amazonaws.com/missing.yaml")
+        .send()
+        .await
+        .expect_err("a missing template object is rejected");
+    assert_eq!(missing.into_service_error().code(), Some("ValidationError"));
+}
