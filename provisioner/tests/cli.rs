@@ -379,3 +379,40 @@ fn profile_supplies_region_and_credentials() {
         failure.stderr
     );
 }
+
+#[test]
+fn render_uses_template_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let custom = dir.path().join("custom.yaml");
+    std::fs::write(&custom, "Resources: {}\n").unwrap();
+    let output = certrotator(dir.path())
+        .args(["--output", "json", "render", "--account-id", "123456789012"])
+        .arg("--template")
+        .arg(&custom)
+        .arg("--lambda-dir")
+        .arg(&lambdas)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["template"], "Resources: {}\n");
+
+    let failure = run_failing(
+        certrotator(dir.path())
+            .args([
+                "render",
+                "--account-id",
+                "123456789012",
+                "--template",
+                "absent.yaml",
+            ])
+            .arg("--lambda-dir")
+            .arg(&lambdas),
+    );
+    assert!(
+        failure.stderr.contains("failed to read absent.yaml"),
+        "{}",
+        failure.stderr
+    );
+}
