@@ -23,7 +23,7 @@
 //!   delete and by name only while the stack exists. moto records only stack-level events.
 //! - `DescribeStacks` outputs: moto leaves the outputs of a stack made by a change set empty,
 //!   so the sandbox resolves them from the template, the parameters and the physical IDs.
-//! - `DescribeStackResources`, `ListStackResources` and `GetTemplate`: every resource with its
+//! - `DescribeStackResource(s)`, `ListStackResources` and `GetTemplate`: every resource with its
 //!   physical ID (moto lists skipped types as blank rows), and the template as sent.
 //! - `AWS::IoT::TopicRule`, which moto's CloudFormation skips: the sandbox creates, replaces
 //!   and deletes the rules through moto's IoT API as stacks are created, updated and deleted,

@@ -471,6 +471,21 @@ async fn skipped_resources_follow_the_stack() {
             .starts_with("arn:aws:iam::123456789012:role/")
     );
 
+    let detail = cloudformation
+        .describe_stack_resource()
+        .stack_name("rules")
+        .logical_resource_id("Rule")
+        .send()
+        .await
+        .expect("describe stack resource");
+    let detail = detail.stack_resource_detail().expect("detail");
+    assert_eq!(detail.physical_resource_id(), Some(rule_name.as_str()));
+    assert_eq!(detail.resource_type(), Some("AWS::IoT::TopicRule"));
+    assert_eq!(
+        detail.resource_status(),
+        Some(&ResourceStatus::CreateComplete)
+    );
+
     let template = iot
         .describe_job_template()
         .job_template_id("rules-rotate-100")

@@ -181,6 +181,7 @@ pub(crate) async fn handle(
         "DeleteStack" => request.delete_stack().await,
         "DescribeStacks" => request.describe_stacks().await,
         "DescribeStackEvents" => request.describe_stack_events().await,
+        "DescribeStackResource" => request.stack_resource().await,
         "DescribeStackResources" => request.stack_resources(false).await,
         "ListStackResources" => request.stack_resources(true).await,
         "GetTemplate" => request.get_template().await,
@@ -746,6 +747,31 @@ impl Request<'_> {
             })
         };
         match listed {
+            Some(response) => Ok(response),
+            None => self.forward().await,
+        }
+    }
+
+    async fn stack_resource(&self) -> Result<HttpResponse, Error> {
+        let detail = {
+            let records = self.state();
+            let stack = self
+                .query
+                .get("StackName")
+                .and_then(|name| records.stack(name))
+                .filter(|stack| !stack.deleted && !stack.body.is_empty());
+            match (stack, self.query.get("LogicalResourceId")) {
+                (Some(stack), Some(logical_id)) if stack.deployed.contains_key(logical_id) => {
+                    Some(responses::describe_stack_resource(stack, logical_id))
+                }
+                (Some(stack), Some(logical_id)) => Some(responses::validation_error(&format!(
+                    "Resource {logical_id} does not exist for stack {}",
+                    stack.name
+                ))),
+                _ => None,
+            }
+        };
+        match detail {
             Some(response) => Ok(response),
             None => self.forward().await,
         }

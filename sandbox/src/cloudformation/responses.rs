@@ -282,6 +282,40 @@ pub fn describe_deleting_stack(stack: &StackRecord) -> Response<Full<Bytes>> {
     })
 }
 
+/// `DescribeStackResource` for one deployed resource of `stack`.
+pub fn describe_stack_resource(stack: &StackRecord, logical_id: &str) -> Response<Full<Bytes>> {
+    let (status, time) = stack
+        .resource_status
+        .get(logical_id)
+        .cloned()
+        .unwrap_or_else(|| ("CREATE_COMPLETE".to_owned(), stack.last_updated));
+    let physical_id = stack.deployed.get(logical_id).map(|deployed| {
+        (
+            deployed.physical_id.as_str(),
+            deployed.resource_type.as_str(),
+        )
+    });
+    envelope("DescribeStackResource", |writer| {
+        writer
+            .open("StackResourceDetail")
+            .element("StackName", &stack.name)
+            .element("StackId", &stack.stack_id)
+            .element("LogicalResourceId", logical_id);
+        if let Some((physical_id, resource_type)) = physical_id {
+            writer
+                .element("PhysicalResourceId", physical_id)
+                .element("ResourceType", resource_type);
+        }
+        writer
+            .element("LastUpdatedTimestamp", &timestamp(time))
+            .element("ResourceStatus", &status)
+            .open("DriftInformation")
+            .element("StackResourceDriftStatus", "NOT_CHECKED")
+            .close("DriftInformation")
+            .close("StackResourceDetail");
+    })
+}
+
 pub fn get_template(body: &str) -> Response<Full<Bytes>> {
     envelope("GetTemplate", |writer| {
         writer.element("TemplateBody", body);
