@@ -28,7 +28,7 @@ pub use topic::{DEFAULT_TOPIC_PREFIX, Topics};
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtocolError {
     #[error(
-        "invalid topic prefix {0:?}: use one or more levels of letters, digits, '-' or '_', without '+', '#', '$' or a leading or trailing '/'"
+        "invalid topic prefix {0:?}: use one topic level of letters, digits, '-', '_' or '.' (no '/', '+', '#' or '$')"
     )]
     InvalidTopicPrefix(String),
     #[error(

@@ -8,16 +8,16 @@ pub const DEFAULT_TOPIC_PREFIX: &str = "awslabs";
 /// Maximum length of an AWS IoT thing name.
 const MAX_THING_NAME_LEN: usize = 128;
 
-/// Checks a topic prefix: one or more `/`-separated levels with no MQTT wildcards and no `$`,
-/// which AWS reserves for its own topics.
+/// Checks a topic prefix: exactly one topic level of letters, digits, `-`, `_` or `.`.
+///
+/// One level only, because the rule SQL reads the thing name with `topic(3)` from
+/// `<prefix>/things/<thing>/...`. Wildcards and `$` (reserved by AWS) are rejected too.
 pub fn validate_topic_prefix(prefix: &str) -> Result<(), ProtocolError> {
-    let valid_level = |level: &str| {
-        !level.is_empty()
-            && level
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    if prefix.split('/').all(valid_level) {
+    let valid = !prefix.is_empty()
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
         Ok(())
     } else {
         Err(ProtocolError::InvalidTopicPrefix(prefix.to_owned()))
@@ -181,18 +181,18 @@ mod tests {
     }
 
     #[test]
-    fn custom_prefix_with_levels() {
-        let topics = Topics::new("acme/rotation", "t").unwrap();
-        assert_eq!(topics.create(), "acme/rotation/things/t/certificate/create");
+    fn custom_prefix_topics() {
+        let topics = Topics::new("acme-rotation", "t").unwrap();
+        assert_eq!(topics.create(), "acme-rotation/things/t/certificate/create");
         assert_eq!(
-            create_rule_filter("acme/rotation"),
-            "acme/rotation/things/+/certificate/create"
+            create_rule_filter("acme-rotation"),
+            "acme-rotation/things/+/certificate/create"
         );
     }
 
     #[test]
     fn prefix_rejects_wildcards_and_reserved() {
-        for bad in ["", "/a", "a/", "a//b", "a/+", "#", "$aws", "a b"] {
+        for bad in ["", "/a", "a/", "a/b", "a/+", "#", "$aws", "a b"] {
             assert!(
                 validate_topic_prefix(bad).is_err(),
                 "prefix {bad:?} should be rejected"
