@@ -280,3 +280,25 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Transp
     }
     Ok(certificates)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_config_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pair = PairPaths {
+            certificate: dir.path().join("device.crt"),
+            private_key: dir.path().join("device.key"),
+        };
+        let ca = dir.path().join("ca.pem");
+        let error = client_config(&ca, &pair).unwrap_err().to_string();
+        assert!(error.contains("ca.pem"), "{error}");
+
+        std::fs::write(&ca, "not a certificate").unwrap();
+        let error = client_config(&ca, &pair).unwrap_err().to_string();
+        assert!(error.contains("no certificate in"), "{error}");
+        assert!(error.contains("ca.pem"), "{error}");
+    }
+}
