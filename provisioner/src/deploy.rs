@@ -234,18 +234,31 @@ fn warn_if_parameters_differ(existing: &StackInfo, parameters: &[Parameter]) {
     }
 }
 
-/// Asks on the terminal; `Ok(false)` when the user declines.
-fn confirm(question: &str) -> Result<bool, ProvisionError> {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| ProvisionError::ReadFile {
-            path: "stdin".into(),
-            source,
-        })?;
+/// Asks a yes/no question on the terminal; `Ok(false)` when the user declines.
+///
+/// The read runs on a blocking thread, so that Ctrl-C during the question still reaches the
+/// handler that cleans up.
+pub async fn confirm(question: String, progress: &Progress) -> Result<bool, ProvisionError> {
+    progress.hide();
+    let answer = tokio::task::spawn_blocking(move || {
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut answer)
+            .map(|_| answer)
+    })
+    .await
+    .map_err(|error| ProvisionError::ReadFile {
+        path: "stdin".into(),
+        source: std::io::Error::other(error),
+    })?
+    .map_err(|source| ProvisionError::ReadFile {
+        path: "stdin".into(),
+        source,
+    })?;
+    progress.show();
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
@@ -466,12 +479,8 @@ pub async fn apply_stack(
     for change in &changes {
         progress.line(change.to_string());
     }
-    if !request.yes
-        && !confirm(&format!(
-            "apply {} change(s) to stack {stack_name}?",
-            changes.len()
-        ))?
-    {
+    let question = format!("apply {} change(s) to stack {stack_name}?", changes.len());
+    if !request.yes && !confirm(question, progress).await? {
         discard_change_set(cfn, stack_name, &change_set_id, request.existing.is_none()).await?;
         set_phase(phase, Phase::Preparing);
         return Err(ProvisionError::Declined { action: "deploy" });

@@ -96,7 +96,11 @@ pub async fn run(cli: &Cli) -> Result<(), ProvisionError> {
             params::validate_stack_name(&args.stack_name)?;
             let (config, region) = session::load_config(global).await?;
             let (clients, account) = connect(&config, global, &region).await?;
-            if !args.yes && !confirm_destroy(&args.stack_name, &account, &region)? {
+            let question = format!(
+                "delete stack {} and its assets bucket in account {account} region {region}?",
+                args.stack_name
+            );
+            if !args.yes && !deploy::confirm(question, &Progress::plain()).await? {
                 return Err(ProvisionError::Declined { action: "destroy" });
             }
             let target = Target {
@@ -153,21 +157,4 @@ async fn interruptible<T>(
             Err(ProvisionError::Interrupted { state })
         }
     }
-}
-
-fn confirm_destroy(stack: &str, account: &str, region: &str) -> Result<bool, ProvisionError> {
-    use std::io::{BufRead, Write};
-    eprint!(
-        "delete stack {stack} and its assets bucket in account {account} region {region}? [y/N] "
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|source| ProvisionError::ReadFile {
-            path: "stdin".into(),
-            source,
-        })?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }

@@ -1,4 +1,5 @@
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use rotator_provisioner::cli::{Cli, OutputFormat};
@@ -8,6 +9,9 @@ use tracing_subscriber::EnvFilter;
 
 /// Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 const EXIT_INTERRUPTED: u8 = 130;
+
+/// How long to wait for background work when the command has ended.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,7 +27,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(rotator_provisioner::run(&cli)) {
+    let result = runtime.block_on(rotator_provisioner::run(&cli));
+    // A question interrupted by Ctrl-C leaves its stdin read running on a blocking thread,
+    // which a plain drop of the runtime would wait for.
+    runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => report_error(&error, cli.global.output),
     }

@@ -82,6 +82,20 @@ impl Progress {
         }
     }
 
+    /// Stops drawing the bar, for example while a question waits for an answer.
+    pub fn hide(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+    }
+
+    /// Draws the bar again after [`Progress::hide`].
+    pub fn show(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
     /// Removes the bar so the result prints on a clean line.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

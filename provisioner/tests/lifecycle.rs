@@ -471,3 +471,30 @@ fn new_zips_update_functions() {
         .unwrap();
     assert_eq!(create_key, second["artifacts"][0]["key"].as_str().unwrap());
 }
+
+#[test]
+fn interrupt_at_prompt_changes_nothing() {
+    let stand = Stand::start();
+    let python = testsupport::moto_server_path().with_file_name("python");
+    let harness = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/interrupt_at_prompt.py");
+    let output = std::process::Command::new(python)
+        .arg(harness)
+        .arg(assert_cmd::cargo::cargo_bin("certrotator"))
+        .args(["--no-progress", "deploy", "--lambda-dir"])
+        .arg(stand.lambda_dir())
+        .env_clear()
+        .envs(stand.environment())
+        .current_dir(stand.dir.path())
+        .output()
+        .expect("failed to run the pseudo-terminal harness");
+    let transcript = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{transcript}");
+    assert!(transcript.ends_with("exit 130\n"), "{transcript}");
+    assert!(transcript.contains("nothing was changed"), "{transcript}");
+
+    // The change set and the empty stack it made are gone, and the next deploy creates it.
+    assert!(!stand.stack_exists());
+    let report = stand.deploy(&[]);
+    assert_eq!(report["result"], "created");
+}

@@ -73,21 +73,31 @@ impl Stand {
         self.dir.path().join("lambdas")
     }
 
+    /// Returns an environment that reaches only this stand.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let empty_file = self.dir.path().join("aws-config").display().to_string();
+        [
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("AWS_CONFIG_FILE", empty_file.clone()),
+            ("AWS_SHARED_CREDENTIALS_FILE", empty_file),
+            ("NO_COLOR", "1".to_owned()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
+    }
+
     /// Builds a command for the binary with an environment that reaches only this stand.
     pub fn cli(&self) -> Command {
         let mut command = Command::cargo_bin("certrotator").expect("binary is built");
-        let empty_file = self.dir.path().join("aws-config");
         command
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", &empty_file)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &empty_file)
-            .env("NO_COLOR", "1")
+            .envs(self.environment())
             .current_dir(self.dir.path());
         command
     }
