@@ -167,6 +167,13 @@ pub struct IssuedCertificate {
     pub reply_pem: String,
 }
 
+/// Finds the account's AWS IoT endpoints.
+pub trait EndpointLookup: Send + Sync {
+    /// Returns the host name of the account's `iot:Data-ATS` endpoint, as `DescribeEndpoint`
+    /// reports it (for example `<prefix>-ats.iot.<region>.amazonaws.com`, without a scheme).
+    fn data_ats_endpoint(&self) -> impl Future<Output = Result<String>> + Send;
+}
+
 /// Sends operator notifications.
 pub trait Notifier: Send + Sync {
     fn notify(&self, subject: &str, message: &str) -> impl Future<Output = Result<()>> + Send;

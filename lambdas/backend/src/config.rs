@@ -8,9 +8,14 @@ use rotator_protocol::{DEFAULT_TOPIC_PREFIX, SigningAlgorithm};
 
 use crate::error::{BackendError, Result};
 
+/// Minimum validity, in days, of a certificate from AWS Private CA. The template's
+/// `PrivateCaValidityDays` parameter has the same `MinValue`.
+pub const MIN_VALIDITY_DAYS: i64 = 1;
+
 /// Maximum validity, in days, of a certificate from AWS Private CA. The limit is ours, because a
-/// certificate that outlives ten years defeats the point of rotating.
-const MAX_VALIDITY_DAYS: i64 = 3650;
+/// certificate that outlives ten years defeats the point of rotating. The template's
+/// `PrivateCaValidityDays` parameter has the same `MaxValue`.
+pub const MAX_VALIDITY_DAYS: i64 = 3650;
 
 /// Maximum time the create function waits for AWS Private CA to issue a certificate. It keeps
 /// the invocation well inside a 60 s function timeout. When it runs out, the invocation fails
@@ -103,10 +108,10 @@ fn private_ca_config<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Issue
     let validity_days = days_text
         .parse::<i64>()
         .ok()
-        .filter(|days| (1..=MAX_VALIDITY_DAYS).contains(days))
+        .filter(|days| (MIN_VALIDITY_DAYS..=MAX_VALIDITY_DAYS).contains(days))
         .ok_or_else(|| {
             BackendError::configuration(format!(
-                "invalid PRIVATE_CA_VALIDITY_DAYS {days_text:?}: expected a whole number of days from 1 to {MAX_VALIDITY_DAYS}"
+                "invalid PRIVATE_CA_VALIDITY_DAYS {days_text:?}: expected a whole number of days from {MIN_VALIDITY_DAYS} to {MAX_VALIDITY_DAYS}"
             ))
         })?;
 
@@ -173,6 +178,34 @@ mod tests {
                 signing_algorithm: SigningAlgorithm::Sha384WithEcdsa,
             }
         );
+    }
+
+    fn validity_days(text: &str) -> Result<i64> {
+        let config = Config::from_vars(&vars(&[
+            ("SHADOW_NAME", "rotator"),
+            ("ISSUER", "private-ca"),
+            ("PRIVATE_CA_ARN", "arn"),
+            ("PRIVATE_CA_VALIDITY_DAYS", text),
+        ]))?;
+        match config.issuer {
+            IssuerConfig::PrivateCa { validity_days, .. } => Ok(validity_days),
+            IssuerConfig::IotCore => panic!("ISSUER private-ca gave {:?}", config.issuer),
+        }
+    }
+
+    #[test]
+    fn validity_days_bounds() {
+        assert_eq!(validity_days("1").unwrap(), MIN_VALIDITY_DAYS);
+        assert_eq!(validity_days("3650").unwrap(), MAX_VALIDITY_DAYS);
+        for text in ["0", "3651", "-1", "7.5", "seven"] {
+            let error = validity_days(text).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                crate::error::ErrorKind::InvalidConfiguration,
+                "{text}"
+            );
+            assert!(error.message().contains("1 to 3650"), "{text}: {error}");
+        }
     }
 
     #[test]

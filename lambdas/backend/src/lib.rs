@@ -16,6 +16,7 @@ pub mod commit;
 pub mod config;
 pub mod create;
 pub mod csr;
+pub mod endpoint;
 pub mod error;
 pub mod request;
 pub mod runtime;

@@ -8,10 +8,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use crate::commit::CommitHandler;
 use crate::config::{Config, IssuerConfig};
 use crate::create::CreateHandler;
+use crate::endpoint::iot_data_client;
 use crate::error::BackendError;
 use crate::sdk::{
-    ConfiguredSigner, IotCoreSigner, PrivateCaSigner, SdkJobLookup, SdkPublisher, SdkRegistry,
-    ShadowRecordStore, SnsNotifier,
+    ConfiguredSigner, IotCoreSigner, PrivateCaSigner, SdkEndpointLookup, SdkJobLookup,
+    SdkPublisher, SdkRegistry, ShadowRecordStore, SnsNotifier,
 };
 use crate::terminal::{DeleteRetry, TerminalHandler};
 
@@ -31,23 +32,19 @@ struct Clients {
     sdk_config: aws_config::SdkConfig,
 }
 
+/// Builds the clients once per cold start, including the `DescribeEndpoint` call that finds
+/// the iot-data endpoint, so invocations reuse them.
 async fn clients() -> Result<Clients, BackendError> {
     let config = Config::from_env()?;
     let sdk_config = aws_config::load_from_env().await;
+    let iot = aws_sdk_iot::Client::new(&sdk_config);
+    let iot_data = iot_data_client(&sdk_config, &SdkEndpointLookup::new(iot.clone())).await?;
     Ok(Clients {
-        iot: aws_sdk_iot::Client::new(&sdk_config),
-        iot_data: iot_data_client(&sdk_config),
+        iot,
+        iot_data,
         config,
         sdk_config,
     })
-}
-
-/// Builds the iot-data client. `AWS_ENDPOINT_URL_IOT_DATA_PLANE` or `AWS_ENDPOINT_URL` select
-/// the account's data endpoint.
-// NOTE: without either variable the SDK uses `data-ats.iot.<region>.amazonaws.com`. No test here
-// reaches AWS, so whether an account needs its own `<prefix>-ats` endpoint instead is untested.
-fn iot_data_client(sdk_config: &aws_config::SdkConfig) -> aws_sdk_iotdataplane::Client {
-    aws_sdk_iotdataplane::Client::new(sdk_config)
 }
 
 fn signer(clients: &Clients) -> ConfiguredSigner {

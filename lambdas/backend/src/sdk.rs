@@ -11,8 +11,8 @@ use aws_smithy_types::retry::ProvideErrorKind;
 use rotator_protocol::{JobExecutionStatus, RotationRecord, SigningAlgorithm};
 
 use crate::aws::{
-    CertificateSigner, IssuedCertificate, JobExecution, JobLookup, Notifier, Publisher,
-    RecordStore, RegisteredCertificate, Registry, ThingPrincipal,
+    CertificateSigner, EndpointLookup, IssuedCertificate, JobExecution, JobLookup, Notifier,
+    Publisher, RecordStore, RegisteredCertificate, Registry, ThingPrincipal,
 };
 use crate::error::{BackendError, ErrorKind, Result};
 
@@ -374,6 +374,59 @@ fn parse_status(text: &str) -> Option<JobExecutionStatus> {
     JobExecutionStatus::ALL
         .into_iter()
         .find(|status| status.as_str() == text)
+}
+
+/// The endpoint type of the account's data endpoint with an Amazon Trust Services certificate,
+/// which AWS recommends over the legacy `iot:Data` endpoint.
+const DATA_ATS_ENDPOINT_TYPE: &str = "iot:Data-ATS";
+
+/// The account's endpoints through the `iot` control plane's `DescribeEndpoint`.
+#[derive(Debug, Clone)]
+pub struct SdkEndpointLookup {
+    client: aws_sdk_iot::Client,
+}
+
+impl SdkEndpointLookup {
+    pub fn new(client: aws_sdk_iot::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl EndpointLookup for SdkEndpointLookup {
+    async fn data_ats_endpoint(&self) -> Result<String> {
+        let output = self
+            .client
+            .describe_endpoint()
+            .endpoint_type(DATA_ATS_ENDPOINT_TYPE)
+            .send()
+            .await
+            .map_err(|error| {
+                let error = map_error(
+                    &format!("describe the {DATA_ATS_ENDPOINT_TYPE} endpoint"),
+                    error,
+                    never,
+                    never,
+                );
+                BackendError::new(
+                    error.kind(),
+                    format!(
+                        "{error}; grant the function's role iot:DescribeEndpoint, or set \
+                         AWS_ENDPOINT_URL_IOT_DATA_PLANE to the account's data endpoint URL"
+                    ),
+                )
+            })?;
+        match output.endpoint_address() {
+            Some(address) if !address.trim().is_empty() => Ok(address.trim().to_owned()),
+            _ => Err(BackendError::new(
+                ErrorKind::AwsPermanent,
+                format!(
+                    "DescribeEndpoint returned no address for endpoint type \
+                     {DATA_ATS_ENDPOINT_TYPE}; set AWS_ENDPOINT_URL_IOT_DATA_PLANE to the \
+                     account's data endpoint URL"
+                ),
+            )),
+        }
+    }
 }
 
 /// Rotation records in a named shadow, through the `iot-data` client.

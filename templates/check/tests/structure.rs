@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use rotator_backend::config::DEFAULT_ISSUANCE_TIMEOUT;
+use rotator_backend::config::{DEFAULT_ISSUANCE_TIMEOUT, MAX_VALIDITY_DAYS, MIN_VALIDITY_DAYS};
 use rotator_backend::terminal::DeleteRetry;
 use rotator_protocol::topic::{commit_rule_filter, create_rule_filter};
 use rotator_protocol::{JobDocument, SigningAlgorithm, Topics};
@@ -53,10 +53,11 @@ const FUNCTIONS: [Function; 3] = [
 ];
 
 /// Actions that AWS authorizes only against `"*"`: they act on no existing resource.
-const ACTIONS_WITHOUT_RESOURCE_LEVEL: [&str; 3] = [
+const ACTIONS_WITHOUT_RESOURCE_LEVEL: [&str; 4] = [
     "iot:CreateCertificateFromCsr",
     "iot:RegisterCertificateWithoutCA",
     "iot:ListAttachedPolicies",
+    "iot:DescribeEndpoint",
 ];
 
 fn backend() -> Template {
@@ -143,6 +144,19 @@ fn parameters_match_contract() {
     assert_eq!(
         parameters["PrivateCaSigningAlgorithm"]["AllowedValues"],
         json!(private_ca_algorithms)
+    );
+}
+
+#[test]
+fn validity_days_match_lambda_bounds() {
+    let template = backend();
+    let parameter = &template.section("Parameters")["PrivateCaValidityDays"];
+    assert_eq!(parameter["MinValue"], json!(MIN_VALIDITY_DAYS));
+    assert_eq!(parameter["MaxValue"], json!(MAX_VALIDITY_DAYS));
+    let default = parameter["Default"].as_i64().unwrap();
+    assert!(
+        (MIN_VALIDITY_DAYS..=MAX_VALIDITY_DAYS).contains(&default),
+        "default {default} is outside {MIN_VALIDITY_DAYS} to {MAX_VALIDITY_DAYS}"
     );
 }
 
@@ -515,6 +529,7 @@ fn expected_actions(role: &str) -> BTreeMap<&'static str, BTreeSet<&'static str>
             (
                 "",
                 BTreeSet::from_iter(logs.into_iter().chain([
+                    "iot:DescribeEndpoint",
                     "iot:DescribeJobExecution",
                     "iot:GetJobDocument",
                     "iot:ListThingPrincipalsV2",
@@ -550,6 +565,7 @@ fn expected_actions(role: &str) -> BTreeMap<&'static str, BTreeSet<&'static str>
         "CommitCertificateRole" => BTreeMap::from([(
             "",
             BTreeSet::from_iter(logs.into_iter().chain([
+                "iot:DescribeEndpoint",
                 "iot:ListThingPrincipalsV2",
                 "iot:GetThingShadow",
                 "iot:UpdateThingShadow",
@@ -561,6 +577,7 @@ fn expected_actions(role: &str) -> BTreeMap<&'static str, BTreeSet<&'static str>
             (
                 "",
                 BTreeSet::from_iter(logs.into_iter().chain([
+                    "iot:DescribeEndpoint",
                     "iot:ListThingPrincipalsV2",
                     "iot:ListAttachedPolicies",
                     "iot:DescribeCertificate",
