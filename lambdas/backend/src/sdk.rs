@@ -4,8 +4,10 @@ use std::error::Error as StdError;
 use std::time::Duration;
 
 use aws_sdk_acmpca::client::Waiters;
+use aws_sdk_acmpca::operation::get_certificate::{GetCertificateError, GetCertificateOutput};
 use aws_sdk_acmpca::types::{Validity, ValidityPeriodType};
 use aws_sdk_iot::types::ThingPrincipalType;
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::ProvideErrorKind;
 use rotator_protocol::{JobExecutionStatus, RotationRecord, SigningAlgorithm};
@@ -642,21 +644,7 @@ impl PrivateCaSigner {
             .certificate_arn(&certificate_arn)
             .wait(timeout)
             .await
-            .map_err(|error| {
-                use aws_smithy_runtime_api::client::waiters::error::WaiterError;
-                let kind = match error {
-                    WaiterError::ExceededMaxWait(_) => ErrorKind::TimedOut,
-                    _ => ErrorKind::AwsTransient,
-                };
-                BackendError::new(
-                    kind,
-                    format!(
-                        "Private CA {ca} did not issue certificate {certificate_arn} within \
-                         {timeout:?}: {}",
-                        DisplayErrorContext(&error)
-                    ),
-                )
-            })?
+            .map_err(|error| map_issuance_wait_error(ca, &certificate_arn, timeout, error))?
             .into_result()
             .map_err(|error| {
                 BackendError::new(
@@ -671,6 +659,47 @@ impl PrivateCaSigner {
             certificate_pem: ensure_newline(fetched.certificate().unwrap_or_default()),
             chain_pem: ensure_newline(fetched.certificate_chain().unwrap_or_default()),
         })
+    }
+}
+
+/// Maps a failed wait for a Private CA certificate. A `GetCertificate` error that no waiter
+/// acceptor matched, such as `RequestFailedException` for an issuance that failed, is classified
+/// like any other call, so only throttling, server and network errors count as transient.
+fn map_issuance_wait_error(
+    ca: &str,
+    certificate_arn: &str,
+    timeout: Duration,
+    error: WaiterError<GetCertificateOutput, GetCertificateError>,
+) -> BackendError {
+    match error {
+        WaiterError::ExceededMaxWait(_) => BackendError::new(
+            ErrorKind::TimedOut,
+            format!(
+                "Private CA {ca} did not issue certificate {certificate_arn} within {timeout:?}"
+            ),
+        ),
+        WaiterError::OperationFailed(failed) => map_error(
+            &format!("get certificate {certificate_arn} from Private CA {ca}"),
+            failed.into_error(),
+            |e| e.is_resource_not_found_exception(),
+            |e| e.is_invalid_state_exception(),
+        ),
+        // In aws-sdk-acmpca 1.79 the CertificateIssued waiter has one failure state: an
+        // AccessDeniedException from GetCertificate.
+        WaiterError::FailureState(_) => BackendError::new(
+            ErrorKind::AwsPermanent,
+            format!(
+                "failed to get certificate {certificate_arn} from Private CA {ca}: access \
+                 denied; grant the function's role acm-pca:GetCertificate on the CA"
+            ),
+        ),
+        other => BackendError::new(
+            ErrorKind::AwsPermanent,
+            format!(
+                "failed to wait for certificate {certificate_arn} from Private CA {ca}: {}",
+                DisplayErrorContext(&other)
+            ),
+        ),
     }
 }
 
