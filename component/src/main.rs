@@ -9,6 +9,7 @@ use rotator_agent::mqtt::MqttTransport;
 use rotator_agent::restarter::{CommandRestarter, ReexecRestarter, Restarter};
 use rotator_agent::runner::Runner;
 use rotator_agent::store::{FileStore, StoreLayout};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// The restarter chosen by the configuration.
 enum ConfiguredRestarter {
@@ -76,8 +77,9 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         restarter,
         exit_after_job: config.exit_after_job,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One event loop drives everything, so one thread is enough. Key generation still runs on
+    // tokio's blocking pool, which keeps the MQTT connection served during an RSA key search.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
@@ -85,17 +87,38 @@ fn run(flags: Flags) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sets up logging to stderr. `RUST_LOG` takes `target=level` directives separated by commas,
+/// and a bare level sets the default. It is parsed as a `Targets` filter, not an `EnvFilter`,
+/// to keep the regex engine out of the binary. So span and field filters are not supported.
 fn init_logging(verbose: u8) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let default = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
+        0 => LevelFilter::INFO,
+        1 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|directives| !directives.trim().is_empty())
+        .map(|directives| (directives.parse::<Targets>(), directives));
+    let filter = match &from_env {
+        Some((Ok(targets), _)) => targets.clone(),
+        _ => Targets::new().with_default(default),
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(filter)
         .init();
+    if let Some((Err(error), directives)) = from_env {
+        tracing::warn!(
+            "invalid RUST_LOG {directives:?} ({error}): expected target=level directives \
+             separated by commas; logging at {default} instead"
+        );
+    }
 }
