@@ -19,6 +19,7 @@ use aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -139,8 +140,9 @@ pub async fn bucket_state(
     }
 }
 
-/// Creates the bucket if needed, then applies encryption, the public access block and
-/// versioning (each call is idempotent, so a bucket made by an interrupted deploy is completed).
+/// Creates the bucket if needed, then brings its encryption, public access block and
+/// versioning to the settings below. A bucket made by an interrupted deploy is completed, and
+/// settings an existing bucket already has are not written again.
 pub async fn ensure_bucket(
     s3: &S3Client,
     bucket: &str,
@@ -157,7 +159,74 @@ pub async fn ensure_bucket(
         }
     };
 
-    progress.step(format!("securing assets bucket {bucket}"));
+    // A bucket this run created has none of the settings yet, so reading them first would
+    // only add round trips.
+    if created || !has_default_encryption(s3, bucket, account).await {
+        progress.step(format!("enabling encryption on assets bucket {bucket}"));
+        put_default_encryption(s3, bucket, account).await?;
+    }
+
+    if created || !blocks_public_access(s3, bucket, account).await {
+        progress.step(format!("blocking public access to assets bucket {bucket}"));
+        put_public_access_block(s3, bucket, account).await?;
+    }
+
+    // NOTE: versioning is written on every deploy, without reading it first. moto 5.2.5, the
+    // stand-in the tests run against, returns GetBucketVersioning with the root element
+    // GetBucketVersioningResponse, which the SDK rejects, so a read-first path could not be
+    // tested there. Enabling versioning again is idempotent.
+    let versioning = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .versioning_configuration(versioning)
+        .send()
+        .await
+        .map_err(|error| ProvisionError::aws("enable versioning on bucket", bucket, error))?;
+    Ok(created)
+}
+
+/// Checks whether the bucket's default encryption is SSE-S3 (AES256), as
+/// `put_default_encryption` sets it.
+///
+/// Returns false when the read fails, because the configuration is absent or the caller lacks
+/// s3:GetEncryptionConfiguration. The write that follows then reports any real error itself.
+async fn has_default_encryption(s3: &S3Client, bucket: &str, account: &str) -> bool {
+    let result = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .send()
+        .await;
+    match result {
+        Ok(output) => output
+            .server_side_encryption_configuration()
+            .is_some_and(|configuration| {
+                configuration.rules().iter().any(|rule| {
+                    rule.apply_server_side_encryption_by_default()
+                        .is_some_and(|default| {
+                            *default.sse_algorithm() == ServerSideEncryption::Aes256
+                        })
+                })
+            }),
+        Err(error) => {
+            tracing::debug!(
+                bucket,
+                error = %DisplayErrorContext(&error),
+                "failed to read the bucket's default encryption; setting it"
+            );
+            false
+        }
+    }
+}
+
+async fn put_default_encryption(
+    s3: &S3Client,
+    bucket: &str,
+    account: &str,
+) -> Result<(), ProvisionError> {
     let encryption = ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
@@ -178,7 +247,44 @@ pub async fn ensure_bucket(
         .send()
         .await
         .map_err(|error| ProvisionError::aws("enable encryption on bucket", bucket, error))?;
+    Ok(())
+}
 
+/// Checks whether all four public access block settings are on.
+///
+/// A read that fails returns false, for the same reasons as `has_default_encryption`.
+async fn blocks_public_access(s3: &S3Client, bucket: &str, account: &str) -> bool {
+    let result = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .send()
+        .await;
+    match result {
+        Ok(output) => output
+            .public_access_block_configuration()
+            .is_some_and(|block| {
+                block.block_public_acls() == Some(true)
+                    && block.ignore_public_acls() == Some(true)
+                    && block.block_public_policy() == Some(true)
+                    && block.restrict_public_buckets() == Some(true)
+            }),
+        Err(error) => {
+            tracing::debug!(
+                bucket,
+                error = %DisplayErrorContext(&error),
+                "failed to read the bucket's public access block; setting it"
+            );
+            false
+        }
+    }
+}
+
+async fn put_public_access_block(
+    s3: &S3Client,
+    bucket: &str,
+    account: &str,
+) -> Result<(), ProvisionError> {
     let block_all = PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .ignore_public_acls(true)
@@ -192,18 +298,7 @@ pub async fn ensure_bucket(
         .send()
         .await
         .map_err(|error| ProvisionError::aws("block public access on bucket", bucket, error))?;
-
-    let versioning = VersioningConfiguration::builder()
-        .status(BucketVersioningStatus::Enabled)
-        .build();
-    s3.put_bucket_versioning()
-        .bucket(bucket)
-        .expected_bucket_owner(account)
-        .versioning_configuration(versioning)
-        .send()
-        .await
-        .map_err(|error| ProvisionError::aws("enable versioning on bucket", bucket, error))?;
-    Ok(created)
+    Ok(())
 }
 
 async fn create_bucket(

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 /// Stack name used when `--stack-name` is not given.
 pub const DEFAULT_STACK_NAME: &str = "greengrass-cert-rotator";
 
+/// Maximum of `--validity-days`: the largest value that the template's
+/// `PrivateCaValidityDays` parameter and the Lambdas accept.
+pub const MAX_VALIDITY_DAYS: u32 = 3650;
+
 /// Directory `make lambda-zips` writes the three function zips to.
 pub const DEFAULT_LAMBDA_DIR: &str = "dist/lambdas";
 
@@ -163,9 +167,9 @@ pub struct StackArgs {
     #[arg(long, value_name = "ARN")]
     pub ca_arn: Option<String>,
 
-    /// Validity of certificates issued by AWS Private CA, in days
+    /// Validity of certificates issued by AWS Private CA, in days (1 to 3650)
     #[arg(long, default_value_t = 7, value_name = "DAYS",
-          value_parser = clap::value_parser!(u32).range(1..=36500))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_VALIDITY_DAYS)))]
     pub validity_days: u32,
 
     /// Signing algorithm AWS Private CA uses for the device certificates
@@ -268,4 +272,29 @@ pub struct DestroyArgs {
     #[arg(long, default_value_t = 30, value_name = "MINUTES",
           value_parser = clap::value_parser!(u64).range(1..=1440))]
     pub timeout_minutes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MAX_VALIDITY_DAYS;
+
+    /// Returns the `MaxValue` of the template parameter `name`.
+    fn template_max_value(name: &str) -> Option<u32> {
+        let block = crate::template::BUILT_IN
+            .split(&format!("\n  {name}:\n"))
+            .nth(1)?;
+        let line = block
+            .lines()
+            .take_while(|line| line.starts_with("    "))
+            .find_map(|line| line.trim().strip_prefix("MaxValue:"))?;
+        line.trim().parse().ok()
+    }
+
+    #[test]
+    fn validity_limit_matches_template() {
+        assert_eq!(
+            template_max_value("PrivateCaValidityDays"),
+            Some(MAX_VALIDITY_DAYS)
+        );
+    }
 }

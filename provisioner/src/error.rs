@@ -74,6 +74,29 @@ pub enum ProvisionError {
         account: String,
     },
 
+    #[error(
+        "certificate authority {arn} not found in account {account} region {region}: check --ca-arn, or create the CA in AWS Private CA first"
+    )]
+    CaNotFound {
+        arn: String,
+        account: String,
+        region: String,
+    },
+
+    #[error(
+        "certificate authority {arn} is in status {status}, not ACTIVE, so it cannot issue device certificates: {advice}"
+    )]
+    CaNotActive {
+        arn: String,
+        status: String,
+        advice: &'static str,
+    },
+
+    #[error(
+        "access denied to certificate authority {arn} ({detail}): allow acm-pca:DescribeCertificateAuthority on it for the deploying identity"
+    )]
+    CaAccessDenied { arn: String, detail: String },
+
     #[error("invalid {flag} {value:?}: {problem}")]
     InvalidArgument {
         flag: &'static str,
@@ -229,6 +252,9 @@ impl ProvisionError {
             ProvisionError::CaArnWithoutPrivateCa => "ca_arn_without_private_ca",
             ProvisionError::CaInOtherRegion { .. } => "ca_in_other_region",
             ProvisionError::CaInOtherAccount { .. } => "ca_in_other_account",
+            ProvisionError::CaNotFound { .. } => "ca_not_found",
+            ProvisionError::CaNotActive { .. } => "ca_not_active",
+            ProvisionError::CaAccessDenied { .. } => "ca_access_denied",
             ProvisionError::InvalidArgument { .. } => "invalid_argument",
             ProvisionError::MissingRegion => "missing_region",
             ProvisionError::InvalidRegion(_) => "invalid_region",

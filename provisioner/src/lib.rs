@@ -13,6 +13,7 @@ pub mod error;
 pub mod job_events;
 pub mod output;
 pub mod params;
+pub mod private_ca;
 pub mod progress;
 pub mod render;
 pub mod session;
@@ -43,6 +44,7 @@ pub async fn run(cli: &Cli) -> Result<(), ProvisionError> {
             let (clients, account) = connect(&config, global, &region).await?;
             if let Some(ca) = &settings.ca {
                 ca.check_account(&account)?;
+                private_ca::check_active(&clients.acmpca, ca).await?;
             }
             let target = Target {
                 clients: &clients,
@@ -71,6 +73,7 @@ pub async fn run(cli: &Cli) -> Result<(), ProvisionError> {
             let (clients, account) = connect(&config, global, &region).await?;
             if let Some(ca) = &settings.ca {
                 ca.check_account(&account)?;
+                private_ca::check_active(&clients.acmpca, ca).await?;
             }
             let target = Target {
                 clients: &clients,

@@ -14,6 +14,7 @@ use crate::params::is_region_code;
 /// One client per service the provisioner calls.
 #[derive(Debug, Clone)]
 pub struct Clients {
+    pub acmpca: aws_sdk_acmpca::Client,
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub iot: aws_sdk_iot::Client,
@@ -23,6 +24,7 @@ pub struct Clients {
 impl Clients {
     pub fn new(config: &SdkConfig) -> Self {
         Self {
+            acmpca: aws_sdk_acmpca::Client::new(config),
             cfn: aws_sdk_cloudformation::Client::new(config),
             s3: aws_sdk_s3::Client::new(config),
             iot: aws_sdk_iot::Client::new(config),

@@ -232,6 +232,27 @@ fn private_ca_without_arn_fails() {
 }
 
 #[test]
+fn validity_days_range_matches_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    let render = |days: &str| {
+        let mut command = certrotator(dir.path());
+        command
+            .args(["render", "--account-id", "123456789012"])
+            .args(["--validity-days", days, "--lambda-dir"])
+            .arg(&lambdas);
+        command
+    };
+
+    render("3650").assert().success();
+    let failure = run_failing(&mut render("3651"));
+    assert_eq!(failure.code, Some(2));
+    assert!(failure.stderr.contains("1..=3650"), "{}", failure.stderr);
+    let failure = run_failing(&mut render("0"));
+    assert_eq!(failure.code, Some(2));
+}
+
+#[test]
 fn missing_credentials_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let lambdas = write_fixed_zips(dir.path());

@@ -14,6 +14,21 @@ fn xml_text(xml: &str, tag: &str) -> Option<String> {
     Some(xml[start..end].to_owned())
 }
 
+/// Tells whether an operation (`S3.HeadBucket`) only reads.
+fn is_read(call: &str) -> bool {
+    let method = call.rsplit('.').next().unwrap_or_default();
+    ["Get", "Head", "Describe", "List"]
+        .iter()
+        .any(|prefix| method.starts_with(prefix))
+}
+
+/// Asserts that a failed deploy or plan left no stack, no bucket and the event setting off.
+fn assert_nothing_changed(stand: &Stand) {
+    assert!(!stand.stack_exists());
+    assert!(!stand.bucket_exists(&bucket_name()));
+    assert!(!stand.job_execution_events_enabled());
+}
+
 fn assert_issuer(stand: &Stand, issuer: &str, ca_arn: &str) {
     let environments = stand.function_environments();
     assert_eq!(environments.len(), 3);
@@ -203,9 +218,24 @@ fn redeploy_without_changes_is_noop() {
         .versions()
         .len();
 
-    let report = stand.deploy(&[]);
+    let (report, calls) = stand.deploy_with_calls(&[]);
     assert_eq!(report["result"], "no_changes");
     assert_eq!(report["changes"].as_array().unwrap().len(), 0);
+    // Reads only, except versioning, which is written on every deploy (see assets.rs).
+    let writes: Vec<&str> = calls
+        .iter()
+        .map(String::as_str)
+        .filter(|call| !is_read(call))
+        .collect();
+    assert_eq!(writes, ["S3.PutBucketVersioning"], "calls: {calls:?}");
+    assert!(
+        calls.iter().any(|call| call == "S3.GetBucketEncryption"),
+        "calls: {calls:?}"
+    );
+    assert!(
+        calls.iter().any(|call| call == "S3.GetPublicAccessBlock"),
+        "calls: {calls:?}"
+    );
     assert_eq!(report["job_execution_events"]["enabled_by_this_run"], false);
     for artifact in report["artifacts"].as_array().unwrap() {
         assert_eq!(artifact["uploaded"], false);
@@ -247,7 +277,7 @@ fn toggle_issuer_to_private_ca_and_back() {
     stand.deploy(&[]);
     assert_issuer(&stand, "iot-core", "");
 
-    let arn = ca_arn();
+    let arn = stand.create_active_ca();
     let report = stand.deploy(&[
         "--issuer",
         "private-ca",
@@ -278,7 +308,7 @@ fn toggle_issuer_to_private_ca_and_back() {
 #[test]
 fn toggle_issuer_to_iot_core() {
     let stand = Stand::start();
-    let arn = ca_arn();
+    let arn = stand.create_active_ca();
     let report = stand.deploy(&["--issuer", "private-ca", "--ca-arn", &arn]);
     assert_eq!(report["result"], "created");
     assert_issuer(&stand, "private-ca", &arn);
@@ -286,6 +316,91 @@ fn toggle_issuer_to_iot_core() {
     let report = stand.deploy(&["--issuer", "iot-core"]);
     assert_eq!(report["result"], "updated");
     assert_eq!(report["issuer"], "iot-core");
+    assert_issuer(&stand, "iot-core", "");
+}
+
+#[test]
+fn pending_ca_is_rejected_before_changes() {
+    let stand = Stand::start();
+    let arn = stand.create_pending_ca();
+    let lambda_dir = stand.lambda_dir();
+    let lambda_dir = lambda_dir.to_str().unwrap();
+
+    for command in [vec!["deploy", "--yes"], vec!["plan"]] {
+        let mut args = command.clone();
+        args.extend(["--lambda-dir", lambda_dir, "--issuer", "private-ca"]);
+        args.extend(["--ca-arn", arn.as_str()]);
+        let (report, stderr) = stand.run_json_failure(&args);
+        let command = command[0];
+        assert_eq!(report["error"]["code"], "ca_not_active", "{command}");
+        assert!(stderr.contains(&arn), "{command}: {stderr}");
+        assert!(
+            stderr.contains("in status PENDING_CERTIFICATE"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("import-certificate-authority-certificate"),
+            "{command}: {stderr}"
+        );
+        assert_nothing_changed(&stand);
+    }
+}
+
+#[test]
+fn missing_ca_is_rejected_before_changes() {
+    let stand = Stand::start();
+    let arn = ca_arn();
+    let lambda_dir = stand.lambda_dir();
+
+    let (report, stderr) = stand.run_json_failure(&[
+        "deploy",
+        "--yes",
+        "--lambda-dir",
+        lambda_dir.to_str().unwrap(),
+        "--issuer",
+        "private-ca",
+        "--ca-arn",
+        &arn,
+    ]);
+    assert_eq!(report["error"]["code"], "ca_not_found");
+    assert!(stderr.contains(&arn), "{stderr}");
+    assert!(stderr.contains("check --ca-arn"), "{stderr}");
+    assert_nothing_changed(&stand);
+}
+
+#[test]
+fn disabled_ca_leaves_stack_unchanged() {
+    let stand = Stand::start();
+    stand.deploy(&[]);
+    let arn = stand.create_active_ca();
+    stand
+        .block_on(
+            stand
+                .pca()
+                .update_certificate_authority()
+                .certificate_authority_arn(&arn)
+                .status(aws_sdk_acmpca::types::CertificateAuthorityStatus::Disabled)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(stand.ca_status(&arn), "DISABLED");
+    let events_before = stand.stack_event_count();
+
+    let lambda_dir = stand.lambda_dir();
+    let (report, stderr) = stand.run_json_failure(&[
+        "deploy",
+        "--yes",
+        "--lambda-dir",
+        lambda_dir.to_str().unwrap(),
+        "--issuer",
+        "private-ca",
+        "--ca-arn",
+        &arn,
+    ]);
+    assert_eq!(report["error"]["code"], "ca_not_active");
+    assert!(stderr.contains("in status DISABLED"), "{stderr}");
+    assert!(stderr.contains("--status ACTIVE"), "{stderr}");
+    assert_eq!(stand.stack_event_count(), events_before);
     assert_issuer(&stand, "iot-core", "");
 }
 
@@ -315,7 +430,7 @@ fn plan_shows_changes_and_leaves_stack() {
     let report = stand.run_json(&["plan", "--lambda-dir", lambda_dir]);
     assert_eq!(report["no_changes"], true);
 
-    let arn = ca_arn();
+    let arn = stand.create_active_ca();
     let report = stand.run_json(&[
         "plan",
         "--lambda-dir",

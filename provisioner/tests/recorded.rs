@@ -1,9 +1,15 @@
-//! The deploy logic against recorded CloudFormation and S3 responses, for the failures moto
-//! cannot produce: a rollback with a resource's reason, a stack stuck in progress, missing
-//! capabilities, a bucket owned by another account, and leftovers of an interrupted run.
+//! The deploy logic against recorded CloudFormation, S3 and AWS Private CA responses, for the
+//! failures moto cannot produce. These are a rollback with a resource's reason, a stack stuck
+//! in progress, missing capabilities, a bucket owned by another account, leftovers of an
+//! interrupted run, and a certificate authority that is missing or may not be read.
 
 use std::time::Duration;
 
+use aws_sdk_acmpca::operation::describe_certificate_authority::{
+    DescribeCertificateAuthorityError, DescribeCertificateAuthorityOutput,
+};
+use aws_sdk_acmpca::types::error::ResourceNotFoundException;
+use aws_sdk_acmpca::types::{CertificateAuthority, CertificateAuthorityStatus};
 use aws_sdk_cloudformation::operation::create_change_set::{
     CreateChangeSetError, CreateChangeSetOutput,
 };
@@ -30,12 +36,13 @@ use rotator_provisioner::deploy::{
     self, ApplyRequest, Phase, PhaseCell, Timing, apply_stack, prepare_stack,
 };
 use rotator_provisioner::error::ProvisionError;
-use rotator_provisioner::params::Parameter;
+use rotator_provisioner::params::{CaArn, Parameter};
 use rotator_provisioner::progress::Progress;
 use rotator_provisioner::stack::WaitSettings;
-use rotator_provisioner::{assets, stack};
+use rotator_provisioner::{assets, private_ca, stack};
 
 type Cfn = aws_sdk_cloudformation::Client;
+type Pca = aws_sdk_acmpca::Client;
 
 const STACK_NAME: &str = "greengrass-cert-rotator";
 const STACK_ID: &str =
@@ -78,6 +85,26 @@ fn s3_client(rules: &[&Rule]) -> aws_sdk_s3::Client {
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
+
+fn pca_client(rules: &[&Rule]) -> Pca {
+    let mut interceptor =
+        aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let config = aws_sdk_acmpca::Config::builder()
+        .behavior_version(aws_sdk_acmpca::config::BehaviorVersion::latest())
+        .region(aws_sdk_acmpca::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_acmpca::config::Credentials::new(
+            "recorded", "recorded", None, None, "recorded",
+        ))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .build();
+    Pca::from_conf(config)
+}
+
+const CA_ARN: &str = "arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/0d1f6a3e-2b7c-4e8f-9a10-1b2c3d4e5f60";
 
 /// Waits that end after a few polls, so that timeouts are reached at once.
 fn short_timing(max: Duration) -> Timing {
@@ -659,4 +686,252 @@ async fn taken_bucket_name_is_rejected() {
 
     assert_eq!(error.code(), "bucket_owned_by_other_account");
     assert_eq!(create.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn missing_ca_is_named() {
+    let describe = mock!(Pca::describe_certificate_authority).then_error(|| {
+        DescribeCertificateAuthorityError::ResourceNotFoundException(
+            ResourceNotFoundException::builder()
+                .message(format!("Resource {CA_ARN} not found"))
+                .build(),
+        )
+    });
+    let pca = pca_client(&[&describe]);
+
+    let error = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.code(), "ca_not_found");
+    let message = error.to_string();
+    assert!(message.contains(CA_ARN), "{message}");
+    assert!(
+        message.contains("in account 123456789012 region eu-west-1"),
+        "{message}"
+    );
+    assert!(message.contains("check --ca-arn"), "{message}");
+    assert_eq!(describe.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn denied_ca_names_permission() {
+    let describe = mock!(Pca::describe_certificate_authority).then_error(|| {
+        DescribeCertificateAuthorityError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message(
+                    "User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: acm-pca:DescribeCertificateAuthority",
+                )
+                .build(),
+        )
+    });
+    let pca = pca_client(&[&describe]);
+
+    let error = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap())
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.code(), "ca_access_denied");
+    let message = error.to_string();
+    assert!(message.contains(CA_ARN), "{message}");
+    assert!(
+        message.contains("allow acm-pca:DescribeCertificateAuthority"),
+        "{message}"
+    );
+    assert!(message.contains("user/deployer"), "{message}");
+}
+
+#[tokio::test]
+async fn ca_status_decides_outcome() {
+    let cases = [
+        (CertificateAuthorityStatus::Active, None),
+        (
+            CertificateAuthorityStatus::PendingCertificate,
+            Some("import-certificate-authority-certificate"),
+        ),
+        (
+            CertificateAuthorityStatus::Disabled,
+            Some("--status ACTIVE"),
+        ),
+        (CertificateAuthorityStatus::Creating, Some("wait until")),
+        (
+            CertificateAuthorityStatus::Deleted,
+            Some("restore-certificate-authority"),
+        ),
+        (CertificateAuthorityStatus::Expired, Some("has expired")),
+        (CertificateAuthorityStatus::Failed, Some("creation failed")),
+    ];
+    for (status, advice) in cases {
+        let reported = status.clone();
+        let describe = mock!(Pca::describe_certificate_authority).then_output(move || {
+            DescribeCertificateAuthorityOutput::builder()
+                .certificate_authority(
+                    CertificateAuthority::builder()
+                        .arn(CA_ARN)
+                        .status(reported.clone())
+                        .build(),
+                )
+                .build()
+        });
+        let pca = pca_client(&[&describe]);
+
+        let result = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap()).await;
+
+        match (result, advice) {
+            (Ok(()), None) => {}
+            (Err(error), Some(advice)) => {
+                assert_eq!(error.code(), "ca_not_active", "{status:?}");
+                let message = error.to_string();
+                assert!(
+                    message.contains(&format!("in status {}", status.as_str())),
+                    "{message}"
+                );
+                assert!(message.contains(advice), "{message}");
+            }
+            (result, advice) => panic!("{status:?}: got {result:?}, expected advice {advice:?}"),
+        }
+    }
+}
+
+/// Bucket settings read back as already in place, so that only versioning is written.
+#[tokio::test]
+async fn secured_bucket_is_not_rewritten() {
+    use aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput;
+    use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
+    use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+    use aws_sdk_s3::operation::put_bucket_encryption::PutBucketEncryptionOutput;
+    use aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput;
+    use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
+    use aws_sdk_s3::types::{
+        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    type S3 = aws_sdk_s3::Client;
+
+    let head = mock!(S3::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let get_encryption = mock!(S3::get_bucket_encryption).then_output(|| {
+        let default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .unwrap();
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(default)
+            .bucket_key_enabled(false)
+            .build();
+        GetBucketEncryptionOutput::builder()
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let get_block = mock!(S3::get_public_access_block).then_output(|| {
+        GetPublicAccessBlockOutput::builder()
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .build()
+    });
+    let put_encryption = mock!(S3::put_bucket_encryption)
+        .then_output(|| PutBucketEncryptionOutput::builder().build());
+    let put_block = mock!(S3::put_public_access_block)
+        .then_output(|| PutPublicAccessBlockOutput::builder().build());
+    let put_versioning = mock!(S3::put_bucket_versioning)
+        .then_output(|| PutBucketVersioningOutput::builder().build());
+    let s3 = s3_client(&[
+        &head,
+        &get_encryption,
+        &get_block,
+        &put_encryption,
+        &put_block,
+        &put_versioning,
+    ]);
+
+    let created = assets::ensure_bucket(
+        &s3,
+        "certrotator-assets-123456789012-eu-west-1",
+        "123456789012",
+        "eu-west-1",
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap();
+
+    assert!(!created);
+    assert_eq!(get_encryption.num_calls(), 1);
+    assert_eq!(get_block.num_calls(), 1);
+    assert_eq!(put_encryption.num_calls(), 0);
+    assert_eq!(put_block.num_calls(), 0);
+    assert_eq!(put_versioning.num_calls(), 1);
+}
+
+/// Settings that differ, or cannot be read, are written.
+#[tokio::test]
+async fn partly_secured_bucket_is_completed() {
+    use aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionError;
+    use aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput;
+    use aws_sdk_s3::operation::head_bucket::HeadBucketOutput;
+    use aws_sdk_s3::operation::put_bucket_encryption::PutBucketEncryptionOutput;
+    use aws_sdk_s3::operation::put_bucket_versioning::PutBucketVersioningOutput;
+    use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    type S3 = aws_sdk_s3::Client;
+
+    let head = mock!(S3::head_bucket).then_output(|| HeadBucketOutput::builder().build());
+    let get_encryption = mock!(S3::get_bucket_encryption).then_error(|| {
+        GetBucketEncryptionError::generic(
+            ErrorMetadata::builder()
+                .code("ServerSideEncryptionConfigurationNotFoundError")
+                .message("The server side encryption configuration was not found")
+                .build(),
+        )
+    });
+    let get_block = mock!(S3::get_public_access_block).then_output(|| {
+        GetPublicAccessBlockOutput::builder()
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(false)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .build()
+    });
+    let put_encryption = mock!(S3::put_bucket_encryption)
+        .then_output(|| PutBucketEncryptionOutput::builder().build());
+    let put_block = mock!(S3::put_public_access_block)
+        .then_output(|| PutPublicAccessBlockOutput::builder().build());
+    let put_versioning = mock!(S3::put_bucket_versioning)
+        .then_output(|| PutBucketVersioningOutput::builder().build());
+    let s3 = s3_client(&[
+        &head,
+        &get_encryption,
+        &get_block,
+        &put_encryption,
+        &put_block,
+        &put_versioning,
+    ]);
+
+    assets::ensure_bucket(
+        &s3,
+        "certrotator-assets-123456789012-eu-west-1",
+        "123456789012",
+        "eu-west-1",
+        &Progress::hidden(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(put_encryption.num_calls(), 1);
+    assert_eq!(put_block.num_calls(), 1);
+    assert_eq!(put_versioning.num_calls(), 1);
 }

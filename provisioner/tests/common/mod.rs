@@ -9,6 +9,11 @@ use std::process::Command as ProcessCommand;
 
 use assert_cmd::Command;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_acmpca::primitives::Blob;
+use aws_sdk_acmpca::types::{
+    Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityType, KeyAlgorithm,
+    SigningAlgorithm,
+};
 use aws_smithy_runtime_api::client::result::SdkError;
 use rotator_sandbox::Sandbox;
 use serde_json::Value;
@@ -23,6 +28,13 @@ pub const FUNCTION_IDS: [&str; 3] = [
     "CommitCertificateFunction",
     "JobExecutionTerminalFunction",
 ];
+
+/// Log filter that makes the binary log one line per AWS request attempt, inside a span named
+/// after the operation (`S3.PutObject`).
+const CALL_LOG_FILTER: &str =
+    "warn,aws_sdk=debug,aws_smithy_runtime::client::orchestrator::endpoints=debug";
+
+const CA_COMMON_NAME: &str = "certrotator test CA";
 
 /// moto plus the sandbox, with everything a test needs to run the binary against them.
 pub struct Stand {
@@ -125,6 +137,64 @@ impl Stand {
         })
     }
 
+    /// Runs `certrotator --output json <args>`; asserts that it fails with exit status 1 and
+    /// returns the JSON error document and stderr.
+    pub fn run_json_failure(&self, args: &[&str]) -> (Value, String) {
+        let output = self
+            .cli()
+            .args(["--output", "json", "--no-progress"])
+            .args(args)
+            .output()
+            .expect("failed to run certrotator");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "certrotator {args:?} did not fail as expected:\n{stderr}"
+        );
+        let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "stdout is not JSON ({error}):\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        });
+        (report, stderr)
+    }
+
+    /// Runs `deploy --yes` with the stand's zips and `extra` flags, and returns the report
+    /// with the AWS operations the run called, in order (`S3.HeadBucket`, ...).
+    ///
+    /// The operations come from the SDK's debug log: one `will apply endpoint` line per request
+    /// attempt, inside the span named after the operation.
+    pub fn deploy_with_calls(&self, extra: &[&str]) -> (Value, Vec<String>) {
+        let lambda_dir = self.lambda_dir();
+        let output = self
+            .cli()
+            .env("RUST_LOG", CALL_LOG_FILTER)
+            .args(["--output", "json", "--no-progress", "deploy", "--yes"])
+            .arg("--lambda-dir")
+            .arg(&lambda_dir)
+            .args(extra)
+            .output()
+            .expect("failed to run certrotator");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "deploy {extra:?} failed with {}:\n{stderr}",
+            output.status
+        );
+        let calls = stderr
+            .lines()
+            .filter(|line| line.contains("will apply endpoint"))
+            .map(|line| {
+                operation_name(line)
+                    .unwrap_or_else(|| panic!("no operation span in log line {line:?}"))
+            })
+            .collect();
+        let report = serde_json::from_slice(&output.stdout).expect("stdout is JSON");
+        (report, calls)
+    }
+
     /// Runs `deploy --yes` with the stand's zips and `extra` flags.
     pub fn deploy(&self, extra: &[&str]) -> Value {
         let lambda_dir = self.lambda_dir();
@@ -160,6 +230,69 @@ impl Stand {
 
     pub fn sns(&self) -> aws_sdk_sns::Client {
         aws_sdk_sns::Client::new(&self.config)
+    }
+
+    pub fn pca(&self) -> aws_sdk_acmpca::Client {
+        aws_sdk_acmpca::Client::new(&self.config)
+    }
+
+    /// Creates a root certificate authority and returns its ARN. moto leaves a new CA in
+    /// PENDING_CERTIFICATE, as AWS does until a CA certificate is installed.
+    pub fn create_pending_ca(&self) -> String {
+        let subject = Asn1Subject::builder().common_name(CA_COMMON_NAME).build();
+        let configuration = CertificateAuthorityConfiguration::builder()
+            .key_algorithm(KeyAlgorithm::Rsa2048)
+            .signing_algorithm(SigningAlgorithm::Sha256Withrsa)
+            .subject(subject)
+            .build()
+            .expect("key and signing algorithms are set");
+        let created = self
+            .block_on(
+                self.pca()
+                    .create_certificate_authority()
+                    .certificate_authority_configuration(configuration)
+                    .certificate_authority_type(CertificateAuthorityType::Root)
+                    .send(),
+            )
+            .expect("failed to create a certificate authority");
+        let arn = created
+            .certificate_authority_arn()
+            .expect("CreateCertificateAuthority returns the ARN")
+            .to_owned();
+        assert_eq!(self.ca_status(&arn), "PENDING_CERTIFICATE");
+        arn
+    }
+
+    /// Creates a root certificate authority and makes it ACTIVE by importing a self-signed CA
+    /// certificate; returns its ARN. moto checks only that the certificate parses.
+    pub fn create_active_ca(&self) -> String {
+        let arn = self.create_pending_ca();
+        self.block_on(
+            self.pca()
+                .import_certificate_authority_certificate()
+                .certificate_authority_arn(&arn)
+                .certificate(Blob::new(self_signed_ca_certificate()))
+                .send(),
+        )
+        .expect("failed to import the CA certificate");
+        assert_eq!(self.ca_status(&arn), "ACTIVE");
+        arn
+    }
+
+    pub fn ca_status(&self, arn: &str) -> String {
+        let output = self
+            .block_on(
+                self.pca()
+                    .describe_certificate_authority()
+                    .certificate_authority_arn(arn)
+                    .send(),
+            )
+            .expect("failed to describe the certificate authority");
+        output
+            .certificate_authority()
+            .and_then(|authority| authority.status())
+            .map(|status| status.as_str().to_owned())
+            .unwrap_or_default()
     }
 
     /// Physical IDs of the stack's resources by logical ID.
@@ -320,4 +453,34 @@ pub fn ca_arn() -> String {
 
 pub fn bucket_name() -> String {
     format!("certrotator-assets-{ACCOUNT}-{REGION}")
+}
+
+/// Returns the operation (`S3.HeadBucket`) whose span encloses an SDK log line, from the
+/// span's `rpc.service` and `rpc.method` fields.
+fn operation_name(line: &str) -> Option<String> {
+    let field = |name: &str| {
+        let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = start + line[start..].find('"')?;
+        Some(line[start..end].to_owned())
+    };
+    Some(format!(
+        "{}.{}",
+        field("rpc.service")?,
+        field("rpc.method")?
+    ))
+}
+
+/// Returns a self-signed CA certificate (PEM) for a throwaway key.
+fn self_signed_ca_certificate() -> Vec<u8> {
+    let key = rcgen::KeyPair::generate().expect("failed to generate the CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+        .expect("empty subject alternative names are valid");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, CA_COMMON_NAME);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let certificate = params
+        .self_signed(&key)
+        .expect("failed to self-sign the CA certificate");
+    certificate.pem().into_bytes()
 }
