@@ -45,7 +45,7 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test-workspace: venv
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 -include mk/*.mk
 

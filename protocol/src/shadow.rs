@@ -50,10 +50,10 @@ mod tests {
             job_id: Some("j".into()),
         };
         let update = record.to_shadow_update();
-        assert_eq!(
-            update.to_string(),
-            r#"{"state":{"reported":{"jobId":"j","newCertificateId":"bb","oldCertificateId":"aa","progress":"created"}}}"#
-        );
+        let expected = serde_json::json!({"state":{"reported":{
+            "jobId":"j","newCertificateId":"bb","oldCertificateId":"aa","progress":"created"
+        }}});
+        assert_eq!(update, expected);
         assert_eq!(RotationRecord::from_shadow(&update), Some(record));
     }
 
