@@ -26,6 +26,7 @@ if [[ ! -x $agent ]]; then
     echo "agent binary $agent not found: run 'cargo build --release -p rotator-agent' first" >&2
     exit 1
 fi
+agent=$(realpath "$agent")
 
 dir=$(mktemp -d)
 broker_pid=
