@@ -28,7 +28,8 @@ pub use topic::{DEFAULT_TOPIC_PREFIX, Topics};
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtocolError {
     #[error(
-        "invalid topic prefix {0:?}: use one topic level of letters, digits, '-', '_' or '.' (no '/', '+', '#' or '$')"
+        "invalid topic prefix {0:?}: use one topic level of at most {max} letters, digits, '-', '_' or '.' (no '/', '+', '#' or '$')",
+        max = topic::MAX_TOPIC_PREFIX_LEN
     )]
     InvalidTopicPrefix(String),
     #[error(

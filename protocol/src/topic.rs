@@ -8,12 +8,25 @@ pub const DEFAULT_TOPIC_PREFIX: &str = "awslabs";
 /// Maximum length of an AWS IoT thing name.
 const MAX_THING_NAME_LEN: usize = 128;
 
-/// Checks a topic prefix: exactly one topic level of letters, digits, `-`, `_` or `.`.
+/// Maximum length of an MQTT topic name in AWS IoT Core, in bytes.
+const MAX_TOPIC_LEN: usize = 256;
+
+/// The longest topic below the prefix: `/things/<thing>/certificate/commit/accepted` with a
+/// thing name of the maximum length.
+const LONGEST_TOPIC_SUFFIX_LEN: usize =
+    "/things/".len() + MAX_THING_NAME_LEN + "/certificate/commit/accepted".len();
+
+/// Maximum topic prefix length, so that every topic of every thing fits in [`MAX_TOPIC_LEN`].
+pub const MAX_TOPIC_PREFIX_LEN: usize = MAX_TOPIC_LEN - LONGEST_TOPIC_SUFFIX_LEN;
+
+/// Checks a topic prefix: exactly one topic level of 1 to [`MAX_TOPIC_PREFIX_LEN`] letters,
+/// digits, `-`, `_` or `.`.
 ///
 /// One level only, because the rule SQL reads the thing name with `topic(3)` from
 /// `<prefix>/things/<thing>/...`. Wildcards and `$` (reserved by AWS) are rejected too.
 pub fn validate_topic_prefix(prefix: &str) -> Result<(), ProtocolError> {
     let valid = !prefix.is_empty()
+        && prefix.len() <= MAX_TOPIC_PREFIX_LEN
         && prefix
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -192,12 +205,25 @@ mod tests {
 
     #[test]
     fn prefix_rejects_wildcards_and_reserved() {
-        for bad in ["", "/a", "a/", "a/b", "a/+", "#", "$aws", "a b"] {
+        let too_long = "p".repeat(MAX_TOPIC_PREFIX_LEN + 1);
+        for bad in ["", "/a", "a/", "a/b", "a/+", "#", "$aws", "a b", &too_long] {
             assert!(
                 validate_topic_prefix(bad).is_err(),
                 "prefix {bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn longest_prefix_keeps_topics_within_limit() {
+        assert_eq!(MAX_TOPIC_PREFIX_LEN, 92);
+        let prefix = "p".repeat(MAX_TOPIC_PREFIX_LEN);
+        let thing = "t".repeat(MAX_THING_NAME_LEN);
+        let topics = Topics::new(&prefix, &thing).unwrap();
+        for topic in [topics.commit_accepted(), topics.commit_rejected()] {
+            assert!(topic.len() <= MAX_TOPIC_LEN, "{} bytes", topic.len());
+        }
+        assert_eq!(topics.commit_accepted().len(), MAX_TOPIC_LEN);
     }
 
     #[test]

@@ -169,6 +169,11 @@ fn topic_prefix_is_one_topic_level() {
         .as_str()
         .expect("TopicPrefix has an AllowedPattern");
     assert!(!pattern.contains('/'), "pattern {pattern:?} allows '/'");
+    let max_length = &template.section("Parameters")["TopicPrefix"]["MaxLength"];
+    assert_eq!(
+        max_length,
+        &json!(rotator_protocol::topic::MAX_TOPIC_PREFIX_LEN)
+    );
     let topics = Topics::new("awslabs", "core-1").unwrap();
     assert_eq!(topics.create().split('/').nth(2), Some("core-1"));
 }
