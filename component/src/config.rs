@@ -254,7 +254,7 @@ impl AgentConfig {
             (&certificate, "certificate"),
             (&private_key, "private key"),
         ] {
-            if !path.is_file() {
+            if !path.exists() {
                 return Err(ConfigError::Invalid(format!(
                     "{what} {} not found",
                     path.display()

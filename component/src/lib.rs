@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod journal;
 pub mod machine;
 pub mod mqtt;
+pub mod preflight;
 pub mod restarter;
 pub mod runner;
 pub mod store;

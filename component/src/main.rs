@@ -4,8 +4,9 @@ use anyhow::Context;
 use clap::Parser;
 use rotator_agent::config::{AgentConfig, Flags, RestartMode};
 use rotator_agent::journal::Journal;
-use rotator_agent::machine::Machine;
+use rotator_agent::machine::{Machine, Step};
 use rotator_agent::mqtt::MqttTransport;
+use rotator_agent::preflight;
 use rotator_agent::restarter::{CommandRestarter, ReexecRestarter, Restarter};
 use rotator_agent::runner::Runner;
 use rotator_agent::store::{FileStore, StoreLayout};
@@ -44,9 +45,9 @@ fn main() -> ExitCode {
 fn run(flags: Flags) -> anyhow::Result<()> {
     let config = AgentConfig::load(&flags)?;
     let layout = StoreLayout::new(config.live.clone(), &config.work_dir);
-    let store = FileStore::open(layout.clone()).context("failed to prepare the work directory")?;
-    let journal = Journal::new(&config.work_dir, &config.thing_name, layout);
-    let step = journal.load()?;
+    let journal = Journal::new(&config.work_dir, &config.thing_name, layout.clone());
+    let step = check_files(&config, &journal)?;
+    let store = FileStore::open(layout).context("failed to prepare the work directory")?;
     tracing::info!(
         thing_name = config.thing_name,
         job_id = step.job_id().unwrap_or("-"),
@@ -85,6 +86,19 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         .context("failed to start the async runtime")?;
     runtime.block_on(runner.run())?;
     Ok(())
+}
+
+/// Checks the credential files before the first connection attempt and returns the step
+/// recorded in the journal.
+fn check_files(config: &AgentConfig, journal: &Journal) -> anyhow::Result<Step> {
+    let step = journal.load()?;
+    preflight::check_ca_file(&config.mqtt.ca_file)?;
+    // While a rotation is in progress the live pair may be half replaced, and the journal
+    // decides which pair to connect with, so only an idle start checks the live pair.
+    if step == Step::Idle {
+        preflight::check_live_pair(&config.live)?;
+    }
+    Ok(step)
 }
 
 /// Sets up logging to stderr. `RUST_LOG` takes `target=level` directives separated by commas,

@@ -1,6 +1,15 @@
 //! The binary's command line: help, and configuration errors reported before any job runs.
 
-use std::process::Command;
+mod common;
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{EC_P256, TestCa, wait_exit};
+use rotator_agent::store::PairPaths;
 
 fn agent() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rotator-agent"))
@@ -96,4 +105,175 @@ fn invalid_config_file_names_the_file() {
     assert_eq!(output.status.code(), Some(1));
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("agent.toml"), "{log}");
+}
+
+/// A CA and a device pair issued by it, made with openssl, plus a second key that matches no
+/// certificate.
+struct Credentials {
+    dir: tempfile::TempDir,
+    ca_file: PathBuf,
+    device: PairPaths,
+    other_key: PathBuf,
+}
+
+impl Credentials {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new(dir.path(), "Start-up Test CA");
+        let device = ca.issue(dir.path(), "device", "core-1", EC_P256);
+        let other = ca.issue(dir.path(), "other", "core-2", EC_P256);
+        Self {
+            ca_file: ca.certificate(),
+            device,
+            other_key: other.private_key,
+            dir,
+        }
+    }
+
+    fn work_dir(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Starts the agent against a closed loopback port with the given files.
+    fn agent(&self, ca_file: &Path, certificate: &Path, private_key: &Path) -> Child {
+        agent()
+            .args([
+                "--thing-name",
+                "core-1",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "1",
+            ])
+            .arg("--ca-file")
+            .arg(ca_file)
+            .arg("--certificate")
+            .arg(certificate)
+            .arg("--private-key")
+            .arg(private_key)
+            .arg("--work-dir")
+            .arg(self.work_dir())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn agent_with_device_files(&self) -> Child {
+        self.agent(
+            &self.ca_file,
+            &self.device.certificate,
+            &self.device.private_key,
+        )
+    }
+}
+
+/// Waits for the agent to exit and returns its exit code and stderr.
+fn exit_and_log(mut child: Child) -> (Option<i32>, String) {
+    let status = wait_exit(&mut child);
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    (status.code(), log)
+}
+
+#[test]
+fn bad_credentials_fail_before_connecting() {
+    let files = Credentials::new();
+    let dir = files.dir.path();
+    let empty = dir.join("empty.pem");
+    fs::write(&empty, "").unwrap();
+    let garbage = dir.join("garbage.pem");
+    fs::write(&garbage, "not a PEM file\n").unwrap();
+    let missing = dir.join("missing.pem");
+    let directory = dir.join("a-directory");
+    fs::create_dir(&directory).unwrap();
+    let ca = files.ca_file.as_path();
+    let certificate = files.device.certificate.as_path();
+    let key = files.device.private_key.as_path();
+
+    // (CA file, certificate, private key, file named in the error, expected reason)
+    let cases: [(&Path, &Path, &Path, &Path, &str); 9] = [
+        (ca, &missing, key, &missing, "not found"),
+        (ca, certificate, &missing, &missing, "not found"),
+        (ca, &directory, key, &directory, "is a directory"),
+        (ca, certificate, &empty, &empty, "the file is empty"),
+        (
+            ca,
+            key,
+            key,
+            key,
+            "contains a private key, not a certificate",
+        ),
+        (
+            ca,
+            certificate,
+            certificate,
+            certificate,
+            "contains a certificate, not a private key",
+        ),
+        (
+            ca,
+            certificate,
+            &files.other_key,
+            &files.other_key,
+            "does not match the certificate",
+        ),
+        (&empty, certificate, key, &empty, "the file is empty"),
+        (
+            &garbage,
+            certificate,
+            key,
+            &garbage,
+            "contains no PEM certificate",
+        ),
+    ];
+    for (ca_file, certificate, private_key, named, reason) in cases {
+        let child = files.agent(ca_file, certificate, private_key);
+        let (code, log) = exit_and_log(child);
+        let case = format!(
+            "{} / {} / {}",
+            ca_file.display(),
+            certificate.display(),
+            private_key.display()
+        );
+        assert_eq!(code, Some(1), "{case}: {log}");
+        assert!(log.contains(&named.display().to_string()), "{case}: {log}");
+        assert!(log.contains(reason), "{case}: expected {reason:?} in {log}");
+    }
+    assert!(
+        !files.work_dir().exists(),
+        "a failed check must not create the work directory"
+    );
+}
+
+#[test]
+fn key_passed_as_ca_file_is_rejected() {
+    let files = Credentials::new();
+    let key = &files.device.private_key;
+    let (code, log) = exit_and_log(files.agent(key, &files.device.certificate, key));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("invalid CA file"), "{log}");
+    assert!(log.contains(&key.display().to_string()), "{log}");
+}
+
+#[test]
+fn unreadable_key_is_rejected() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        eprintln!("skipped: root reads files whatever their mode");
+        return;
+    }
+    let files = Credentials::new();
+    let key = &files.device.private_key;
+    fs::set_permissions(key, fs::Permissions::from_mode(0o000)).unwrap();
+    let (code, log) = exit_and_log(files.agent_with_device_files());
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains(&key.display().to_string()), "{log}");
+    assert!(log.contains("Permission denied"), "{log}");
 }
