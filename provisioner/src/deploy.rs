@@ -314,11 +314,14 @@ pub async fn deploy(
     // Record the account-wide event setting before this tool first changes it.
     let enabled_before =
         match job_events::read_marker(&clients.s3, &bucket, &target.account).await? {
-            Some(enabled) => enabled,
+            Some(marker) => marker.enabled_before,
             None => {
-                let enabled = job_events::job_execution_events_enabled(&clients.iot).await?;
-                job_events::write_marker(&clients.s3, &bucket, &target.account, enabled).await?;
-                enabled
+                let marker = job_events::Marker {
+                    enabled_before: job_events::job_execution_events_enabled(&clients.iot).await?,
+                    stack: Some(stack_name.to_owned()),
+                };
+                job_events::write_marker(&clients.s3, &bucket, &target.account, &marker).await?;
+                marker.enabled_before
             }
         };
 
@@ -409,15 +412,15 @@ pub async fn apply_stack(
     phase: &PhaseCell,
 ) -> Result<Applied, ProvisionError> {
     let stack_name = request.stack_name;
-    if let Some(existing) = request.existing {
-        if is_up_to_date(cfn, existing, request.template, request.parameters).await? {
-            progress.step(format!("stack {stack_name} is up to date"));
-            return Ok(Applied {
-                result: DeployResult::NoChanges,
-                changes: Vec::new(),
-                stack: existing.clone(),
-            });
-        }
+    if let Some(existing) = request.existing
+        && is_up_to_date(cfn, existing, request.template, request.parameters).await?
+    {
+        progress.step(format!("stack {stack_name} is up to date"));
+        return Ok(Applied {
+            result: DeployResult::NoChanges,
+            changes: Vec::new(),
+            stack: existing.clone(),
+        });
     }
 
     let change_set_type = if request.existing.is_some() {
@@ -639,10 +642,10 @@ pub async fn plan(
     } else {
         "CREATE"
     };
-    if let Some(existing) = &existing {
-        if is_up_to_date(cfn, existing, template, &parameters).await? {
-            return Ok(report(change_set_type, true, Vec::new()));
-        }
+    if let Some(existing) = &existing
+        && is_up_to_date(cfn, existing, template, &parameters).await?
+    {
+        return Ok(report(change_set_type, true, Vec::new()));
     }
 
     let request = ChangeSetRequest {

@@ -1,7 +1,9 @@
 //! `destroy`: delete the stack, restore the job-execution event setting, remove the bucket.
 //!
 //! Every step first checks whether its work is already done, so running destroy again after
-//! an interruption or a failure finishes the job, and a missing stack is not an error.
+//! an interruption or a failure finishes the job, and a missing stack is not an error. The
+//! bucket and the account-wide event setting are shared by every stack deployed to the same
+//! account and region, so destroy removes them only with the last stack that uses them.
 
 use crate::assets::{self, BucketState};
 use crate::cli::DestroyArgs;
@@ -69,7 +71,9 @@ pub async fn destroy(
     finish(target, args, progress, bucket, stack_removal).await
 }
 
-/// Restores the event setting and removes the bucket, once the stack is gone.
+/// Restores the event setting and removes the bucket, once the stack is gone, but only when
+/// both belong to this stack: it was deleted by this run (or the bucket's record names it),
+/// and no other stack in the region still uses the bucket.
 async fn finish(
     target: &Target<'_>,
     args: &DestroyArgs,
@@ -79,31 +83,42 @@ async fn finish(
 ) -> Result<DestroyReport, ProvisionError> {
     let clients = target.clients;
     let account = target.account.as_str();
-    let bucket_exists = assets::bucket_state(&clients.s3, &bucket, account).await?;
+    let stack_name = args.stack_name.as_str();
+    let bucket_state = assets::bucket_state(&clients.s3, &bucket, account).await?;
+    let marker = match bucket_state {
+        BucketState::Owned => job_events::read_marker(&clients.s3, &bucket, account).await?,
+        BucketState::Missing => None,
+    };
 
-    let mut events = JobEventsRestore::NoRecord;
-    if bucket_exists == BucketState::Owned {
-        match job_events::read_marker(&clients.s3, &bucket, account).await? {
-            Some(false) => {
-                progress.step("disabling IoT job-execution events again");
-                job_events::set_job_execution_events(&clients.iot, false).await?;
-                job_events::delete_marker(&clients.s3, &bucket, account).await?;
-                events = JobEventsRestore::Disabled;
-            }
-            Some(true) => {
-                job_events::delete_marker(&clients.s3, &bucket, account).await?;
-                events = JobEventsRestore::LeftEnabled;
-            }
-            None => {}
-        }
-    }
+    progress.step(format!("checking which stacks use assets bucket {bucket}"));
+    let bucket_used_by = stack::stacks_using_bucket(&clients.cfn, &bucket).await?;
+    let recorded_stack = marker.as_ref().and_then(|marker| marker.stack.clone());
+    let owns_assets = match stack_removal {
+        StackRemoval::Deleted => true,
+        StackRemoval::NotFound => recorded_stack.as_deref() == Some(stack_name),
+    };
 
-    let bucket_removal = if args.keep_bucket {
-        BucketRemoval::Kept
-    } else if assets::delete_bucket(&clients.s3, &bucket, account, progress).await? {
-        BucketRemoval::Deleted
+    let (bucket_removal, events) = if !bucket_used_by.is_empty() {
+        (BucketRemoval::InUse, untouched(marker.as_ref()))
+    } else if !owns_assets {
+        let removal = match bucket_state {
+            BucketState::Owned => BucketRemoval::Skipped,
+            BucketState::Missing => BucketRemoval::NotFound,
+        };
+        (removal, untouched(marker.as_ref()))
     } else {
-        BucketRemoval::NotFound
+        let events = match marker {
+            Some(marker) => restore_events(target, &bucket, stack_name, marker, progress).await?,
+            None => JobEventsRestore::NoRecord,
+        };
+        let removal = if args.keep_bucket {
+            BucketRemoval::Kept
+        } else if assets::delete_bucket(&clients.s3, &bucket, account, progress).await? {
+            BucketRemoval::Deleted
+        } else {
+            BucketRemoval::NotFound
+        };
+        (removal, events)
     };
     progress.finish();
 
@@ -116,6 +131,48 @@ async fn finish(
         stack: stack_removal,
         assets_bucket: bucket,
         bucket: bucket_removal,
+        bucket_used_by,
+        recorded_stack,
         job_execution_events: events,
     })
+}
+
+/// The event outcome when destroy leaves the setting alone.
+fn untouched(marker: Option<&job_events::Marker>) -> JobEventsRestore {
+    match marker {
+        Some(_) => JobEventsRestore::Skipped,
+        None => JobEventsRestore::NoRecord,
+    }
+}
+
+/// Turns job-execution events off again if the first deploy found them off, then removes the
+/// record.
+async fn restore_events(
+    target: &Target<'_>,
+    bucket: &str,
+    stack_name: &str,
+    marker: job_events::Marker,
+    progress: &Progress,
+) -> Result<JobEventsRestore, ProvisionError> {
+    let clients = target.clients;
+    let account = target.account.as_str();
+
+    // The stack is gone, so name it in the record first: if this run stops before the record
+    // is deleted, destroy with the same stack name finds it and finishes the job.
+    if marker.stack.as_deref() != Some(stack_name) {
+        let claimed = job_events::Marker {
+            enabled_before: marker.enabled_before,
+            stack: Some(stack_name.to_owned()),
+        };
+        job_events::write_marker(&clients.s3, bucket, account, &claimed).await?;
+    }
+    if marker.enabled_before {
+        job_events::delete_marker(&clients.s3, bucket, account).await?;
+        return Ok(JobEventsRestore::LeftEnabled);
+    }
+
+    progress.step("disabling IoT job-execution events again");
+    job_events::set_job_execution_events(&clients.iot, false).await?;
+    job_events::delete_marker(&clients.s3, bucket, account).await?;
+    Ok(JobEventsRestore::Disabled)
 }

@@ -16,10 +16,50 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use crate::error::ProvisionError;
 
 /// Key of the object in the assets bucket that records the setting found before the first
-/// deploy: `enabled` or `disabled`.
+/// deploy: a line `enabled` or `disabled`, then a line `stack=NAME`. Records written before
+/// the stack line existed contain only the first line.
 pub const MARKER_KEY: &str = "state/job-execution-events-before";
 const ENABLED: &str = "enabled";
 const DISABLED: &str = "disabled";
+const STACK_PREFIX: &str = "stack=";
+
+/// The record of the setting found before the first deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub enabled_before: bool,
+    /// The stack whose first deploy wrote the record; `None` in records from older versions.
+    pub stack: Option<String>,
+}
+
+impl Marker {
+    /// Parses the object body; an unrecognised first line counts as `enabled`, so that destroy
+    /// never turns off a setting it cannot prove was off.
+    pub fn parse(body: &str) -> Self {
+        let mut lines = body.lines().map(str::trim);
+        let enabled_before = lines.next() != Some(DISABLED);
+        let stack = lines
+            .find_map(|line| line.strip_prefix(STACK_PREFIX))
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned);
+        Self {
+            enabled_before,
+            stack,
+        }
+    }
+
+    /// Returns the object body.
+    pub fn to_body(&self) -> String {
+        let setting = if self.enabled_before {
+            ENABLED
+        } else {
+            DISABLED
+        };
+        match &self.stack {
+            Some(stack) => format!("{setting}\n{STACK_PREFIX}{stack}\n"),
+            None => format!("{setting}\n"),
+        }
+    }
+}
 
 /// Resource name used in error messages for the account-wide setting.
 const RESOURCE: &str = "IoT event configuration JOB_EXECUTION";
@@ -63,7 +103,7 @@ pub async fn read_marker(
     s3: &S3Client,
     bucket: &str,
     account: &str,
-) -> Result<Option<bool>, ProvisionError> {
+) -> Result<Option<Marker>, ProvisionError> {
     let location = format!("s3://{bucket}/{MARKER_KEY}");
     let output = match s3
         .get_object()
@@ -92,34 +132,31 @@ pub async fn read_marker(
             source: Box::new(error),
         })?
         .into_bytes();
-    match body.as_ref() {
-        b"enabled" => Ok(Some(true)),
-        b"disabled" => Ok(Some(false)),
-        other => {
-            tracing::warn!(
-                %location,
-                content = %String::from_utf8_lossy(other),
-                "unrecognised marker; treating job-execution events as enabled before"
-            );
-            Ok(Some(true))
-        }
+    let text = String::from_utf8_lossy(&body);
+    let first_line = text.lines().next().unwrap_or_default().trim();
+    if first_line != ENABLED && first_line != DISABLED {
+        tracing::warn!(
+            %location,
+            content = %text,
+            "unrecognised marker; treating job-execution events as enabled before"
+        );
     }
+    Ok(Some(Marker::parse(&text)))
 }
 
-/// Records the setting found before the first deploy.
+/// Records the setting found before the first deploy, and the stack that deploy was for.
 pub async fn write_marker(
     s3: &S3Client,
     bucket: &str,
     account: &str,
-    enabled_before: bool,
+    marker: &Marker,
 ) -> Result<(), ProvisionError> {
-    let value = if enabled_before { ENABLED } else { DISABLED };
     s3.put_object()
         .bucket(bucket)
         .key(MARKER_KEY)
         .expected_bucket_owner(account)
         .content_type("text/plain")
-        .body(ByteStream::from_static(value.as_bytes()))
+        .body(ByteStream::from(marker.to_body().into_bytes()))
         .send()
         .await
         .map_err(|error| {
@@ -144,4 +181,32 @@ pub async fn delete_marker(
             ProvisionError::aws("delete", format!("s3://{bucket}/{MARKER_KEY}"), error)
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_round_trips() {
+        let marker = Marker {
+            enabled_before: false,
+            stack: Some("fleet-a".into()),
+        };
+        assert_eq!(Marker::parse(&marker.to_body()), marker);
+    }
+
+    #[test]
+    fn marker_without_stack_line() {
+        let marker = Marker::parse("disabled");
+        assert!(!marker.enabled_before);
+        assert_eq!(marker.stack, None);
+    }
+
+    #[test]
+    fn unrecognised_marker_counts_as_enabled() {
+        let marker = Marker::parse("maybe\nstack=fleet-a\n");
+        assert!(marker.enabled_before);
+        assert_eq!(marker.stack.as_deref(), Some("fleet-a"));
+    }
 }

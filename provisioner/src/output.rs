@@ -175,8 +175,14 @@ pub enum StackRemoval {
 #[serde(rename_all = "snake_case")]
 pub enum BucketRemoval {
     Deleted,
+    /// `--keep-bucket` was given.
     Kept,
     NotFound,
+    /// Another stack still uses the bucket, so destroy left it.
+    InUse,
+    /// The stack was not found and the bucket's record names no such stack, so destroy left
+    /// the bucket alone.
+    Skipped,
 }
 
 /// The outcome of destroy for the job-execution event setting.
@@ -189,6 +195,9 @@ pub enum JobEventsRestore {
     LeftEnabled,
     /// No deploy record was found (already restored, or never deployed).
     NoRecord,
+    /// Left as it is, because another stack still uses the backend's bucket or this stack
+    /// was not found.
+    Skipped,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -201,6 +210,10 @@ pub struct DestroyReport {
     pub stack: StackRemoval,
     pub assets_bucket: String,
     pub bucket: BucketRemoval,
+    /// Other stacks whose `AssetsBucket` parameter names the assets bucket.
+    pub bucket_used_by: Vec<String>,
+    /// The stack the bucket's job-event record was written for, when it names one.
+    pub recorded_stack: Option<String>,
     pub job_execution_events: JobEventsRestore,
 }
 
@@ -210,12 +223,18 @@ impl fmt::Display for DestroyReport {
             StackRemoval::Deleted => writeln!(f, "stack {} deleted", self.stack_name)?,
             StackRemoval::NotFound => writeln!(f, "stack {} not found", self.stack_name)?,
         }
+        let bucket = &self.assets_bucket;
         match self.bucket {
-            BucketRemoval::Deleted => writeln!(f, "assets bucket {} deleted", self.assets_bucket)?,
-            BucketRemoval::Kept => writeln!(f, "assets bucket {} kept", self.assets_bucket)?,
-            BucketRemoval::NotFound => {
-                writeln!(f, "assets bucket {} not found", self.assets_bucket)?
-            }
+            BucketRemoval::Deleted => writeln!(f, "assets bucket {bucket} deleted")?,
+            BucketRemoval::Kept => writeln!(f, "assets bucket {bucket} kept")?,
+            BucketRemoval::NotFound => writeln!(f, "assets bucket {bucket} not found")?,
+            BucketRemoval::InUse => writeln!(
+                f,
+                "assets bucket {bucket} and the IoT job-execution event setting left as they \
+                 are: still used by stack(s) {}; destroy those stacks to remove them",
+                self.bucket_used_by.join(", ")
+            )?,
+            BucketRemoval::Skipped => self.fmt_skipped(f)?,
         }
         match self.job_execution_events {
             JobEventsRestore::Disabled => writeln!(f, "IoT job-execution events disabled again")?,
@@ -223,9 +242,33 @@ impl fmt::Display for DestroyReport {
                 f,
                 "IoT job-execution events left enabled (they were on before the first deploy)"
             )?,
-            JobEventsRestore::NoRecord => {}
+            JobEventsRestore::NoRecord | JobEventsRestore::Skipped => {}
         }
         Ok(())
+    }
+}
+
+impl DestroyReport {
+    /// Explains why a destroy of a missing stack left the bucket, and how to remove it.
+    fn fmt_skipped(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "assets bucket {} and the IoT job-execution event setting left as they are, \
+             because stack {} does not exist in {}",
+            self.assets_bucket, self.stack_name, self.region
+        )?;
+        match &self.recorded_stack {
+            Some(recorded) => writeln!(
+                f,
+                "to remove them, run destroy again with --stack-name {recorded} \
+                 (the stack the bucket was created for)"
+            ),
+            None => writeln!(
+                f,
+                "to remove them, run destroy again with the --stack-name the backend was \
+                 deployed with, in this account and region"
+            ),
+        }
     }
 }
 

@@ -209,7 +209,8 @@ pub fn stack_parameters(
     artifacts: &[Artifact],
 ) -> Vec<Parameter> {
     let args = &settings.args;
-    let mut pairs: Vec<(String, String)> = vec![("AssetsBucket".into(), bucket.into())];
+    let mut pairs: Vec<(String, String)> =
+        vec![(crate::stack::ASSETS_BUCKET_PARAMETER.into(), bucket.into())];
     for artifact in artifacts {
         pairs.push((artifact.function.parameter.into(), artifact.key.clone()));
     }

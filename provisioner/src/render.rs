@@ -24,10 +24,10 @@ async fn offline_region(global: &GlobalArgs) -> Option<String> {
         return Some(region.clone());
     }
     for variable in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
-        if let Ok(region) = std::env::var(variable) {
-            if !region.is_empty() {
-                return Some(region);
-            }
+        if let Ok(region) = std::env::var(variable)
+            && !region.is_empty()
+        {
+            return Some(region);
         }
     }
     let mut provider = ProfileFileRegionProvider::builder();

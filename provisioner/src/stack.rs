@@ -120,6 +120,36 @@ pub async fn describe_stack(
     }))
 }
 
+/// Stack parameter that names the assets bucket.
+pub const ASSETS_BUCKET_PARAMETER: &str = "AssetsBucket";
+
+/// Lists the names of the stacks in the region, other than deleted ones, whose
+/// `AssetsBucket` parameter is `bucket`. Reads every page of DescribeStacks.
+pub async fn stacks_using_bucket(
+    cfn: &CfnClient,
+    bucket: &str,
+) -> Result<Vec<String>, ProvisionError> {
+    let mut names = Vec::new();
+    let mut pages = cfn.describe_stacks().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|error| {
+            ProvisionError::aws("list stacks that use assets bucket", bucket, error)
+        })?;
+        for stack in page.stacks() {
+            let deleted =
+                stack.stack_status().map(|status| status.as_str()) == Some("DELETE_COMPLETE");
+            let uses_bucket = stack.parameters().iter().any(|parameter| {
+                parameter.parameter_key() == Some(ASSETS_BUCKET_PARAMETER)
+                    && parameter.parameter_value() == Some(bucket)
+            });
+            if uses_bucket && !deleted {
+                names.push(stack.stack_name().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// Reads the template body the stack was last deployed with.
 pub async fn current_template(cfn: &CfnClient, stack: &str) -> Result<String, ProvisionError> {
     let output = cfn

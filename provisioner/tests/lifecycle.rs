@@ -613,3 +613,113 @@ fn interrupt_at_prompt_changes_nothing() {
     let report = stand.deploy(&[]);
     assert_eq!(report["result"], "created");
 }
+
+/// Reads the job-event record in the assets bucket, if there is one.
+fn read_marker(stand: &Stand) -> Option<String> {
+    let output = stand
+        .block_on(
+            stand
+                .s3()
+                .get_object()
+                .bucket(bucket_name())
+                .key("state/job-execution-events-before")
+                .send(),
+        )
+        .ok()?;
+    let body = stand.block_on(output.body.collect()).unwrap().into_bytes();
+    Some(String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[test]
+fn deploy_records_stack_in_marker() {
+    let stand = Stand::start();
+    stand.deploy(&[]);
+
+    let marker = read_marker(&stand).expect("deploy wrote the record");
+    assert_eq!(marker, format!("disabled\nstack={STACK}\n"));
+}
+
+#[test]
+fn destroy_of_unknown_stack_changes_nothing() {
+    let stand = Stand::start();
+    stand.deploy(&[]);
+    let marker = read_marker(&stand);
+
+    let report = stand.run_json(&["destroy", "--yes", "--stack-name", "greengrass-cert-rotatr"]);
+    assert_eq!(report["stack"], "not_found");
+    assert_eq!(report["bucket"], "in_use");
+    assert_eq!(report["bucket_used_by"], serde_json::json!([STACK]));
+    assert_eq!(report["job_execution_events"], "skipped");
+    assert_eq!(report["recorded_stack"], STACK);
+    assert!(stand.stack_exists());
+    assert!(stand.bucket_exists(&bucket_name()));
+    assert_eq!(read_marker(&stand), marker);
+    assert!(stand.job_execution_events_enabled());
+}
+
+#[test]
+fn destroy_of_unknown_stack_says_how_to_clean_up() {
+    let stand = Stand::start();
+    stand.deploy(&[]);
+    stand
+        .block_on(stand.cfn().delete_stack().stack_name(STACK).send())
+        .expect("stack deletion starts");
+
+    let output = stand
+        .cli()
+        .args(["--no-progress", "destroy", "--yes", "--stack-name", "typo"])
+        .output()
+        .expect("failed to run certrotator");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("stack typo not found"), "{text}");
+    assert!(text.contains("left as they are"), "{text}");
+    assert!(text.contains(&format!("--stack-name {STACK}")), "{text}");
+    assert!(stand.bucket_exists(&bucket_name()));
+    assert!(stand.job_execution_events_enabled());
+}
+
+#[test]
+fn shared_bucket_outlives_first_stack() {
+    let stand = Stand::start();
+    stand.deploy(&[]);
+    stand.deploy(&["--stack-name", "second-fleet"]);
+    let marker = read_marker(&stand);
+
+    let report = stand.run_json(&["destroy", "--yes"]);
+    assert_eq!(report["stack"], "deleted");
+    assert_eq!(report["bucket"], "in_use");
+    assert_eq!(
+        report["bucket_used_by"],
+        serde_json::json!(["second-fleet"])
+    );
+    assert_eq!(report["job_execution_events"], "skipped");
+    assert!(!stand.stack_exists());
+    assert!(stand.bucket_exists(&bucket_name()));
+    assert_eq!(read_marker(&stand), marker);
+    assert!(stand.job_execution_events_enabled());
+
+    let report = stand.run_json(&["destroy", "--yes", "--stack-name", "second-fleet"]);
+    assert_eq!(report["stack"], "deleted");
+    assert_eq!(report["bucket"], "deleted");
+    assert_eq!(report["bucket_used_by"], serde_json::json!([]));
+    assert_eq!(report["job_execution_events"], "disabled");
+    assert!(!stand.bucket_exists(&bucket_name()));
+    assert!(!stand.job_execution_events_enabled());
+}
+
+#[test]
+fn rerun_after_stack_gone_finishes_cleanup() {
+    let stand = Stand::start();
+    stand.deploy(&[]);
+    stand
+        .block_on(stand.cfn().delete_stack().stack_name(STACK).send())
+        .expect("stack deletion starts");
+    assert!(!stand.stack_exists());
+
+    let report = stand.run_json(&["destroy", "--yes"]);
+    assert_eq!(report["stack"], "not_found");
+    assert_eq!(report["bucket"], "deleted");
+    assert_eq!(report["job_execution_events"], "disabled");
+    assert!(!stand.job_execution_events_enabled());
+}
