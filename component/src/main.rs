@@ -88,9 +88,10 @@ fn run(flags: Flags) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks the credential files before the first connection attempt and returns the step
-/// recorded in the journal.
+/// Checks the work directory and the credential files before the first connection attempt,
+/// creates the work directory, and returns the step recorded in the journal.
 fn check_files(config: &AgentConfig, journal: &Journal) -> anyhow::Result<Step> {
+    preflight::check_work_dir(&config.work_dir)?;
     let step = journal.load()?;
     preflight::check_ca_file(&config.mqtt.ca_file)?;
     // While a rotation is in progress the live pair may be half replaced, and the journal
@@ -98,6 +99,8 @@ fn check_files(config: &AgentConfig, journal: &Journal) -> anyhow::Result<Step> 
     if step == Step::Idle {
         preflight::check_live_pair(&config.live)?;
     }
+    preflight::warn_if_key_readable_by_others(&config.live.private_key);
+    preflight::create_work_dir(&config.work_dir)?;
     Ok(step)
 }
 

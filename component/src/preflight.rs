@@ -1,9 +1,10 @@
 //! Start-up checks that run before the first connection attempt, so that a broken credential
-//! file stops the agent with one clear error. Without them each
+//! file or an unsafe work directory stops the agent with one clear error. Without them each
 //! connection attempt would fail the same way and be retried forever.
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rustls_pki_types::pem::{self, PemObject};
@@ -11,7 +12,11 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::store::PairPaths;
 
-/// A credential file that the agent cannot start with.
+/// Permissions of the work directory: it contains the journal, the backup pair and the
+/// pending key.
+pub const WORK_DIR_MODE: u32 = 0o700;
+
+/// A credential file or the work directory that the agent cannot start with.
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
     #[error("invalid {file_kind} {path}: {reason}")]
@@ -24,6 +29,17 @@ pub enum PreflightError {
         "the private key {key} does not match the certificate {certificate}: configure the key that was generated with this certificate"
     )]
     KeyMismatch { certificate: PathBuf, key: PathBuf },
+    #[error(
+        "unsafe work directory {path}: mode {mode:04o}, owner uid {owner} (this agent runs as uid {agent}); it must be owned by the agent and writable only by it: run `chmod 700 {path}` and, if needed, `chown {agent} {path}`"
+    )]
+    UnsafeWorkDir {
+        path: PathBuf,
+        mode: u32,
+        owner: u32,
+        agent: u32,
+    },
+    #[error("invalid work directory {path}: {reason}")]
+    WorkDir { path: PathBuf, reason: String },
 }
 
 /// Checks that `ca_file` contains at least one certificate.
@@ -98,6 +114,67 @@ pub fn check_live_pair(pair: &PairPaths) -> Result<(), PreflightError> {
     }
 }
 
+/// Logs a warning when the private key file can be read by its group or by other users.
+pub fn warn_if_key_readable_by_others(private_key: &Path) {
+    let Ok(metadata) = fs::metadata(private_key) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o044 != 0 {
+        tracing::warn!(
+            path = %private_key.display(),
+            "the private key file has mode {mode:04o} and can be read by other users: run `chmod 600 {}`",
+            private_key.display()
+        );
+    }
+}
+
+/// Rejects an existing work directory that another user owns or that its group or other users
+/// can write to. A missing directory passes, because [`create_work_dir`] creates it later.
+pub fn check_work_dir(path: &Path) -> Result<(), PreflightError> {
+    let metadata = match fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(PreflightError::WorkDir {
+                path: path.to_path_buf(),
+                reason: error.to_string(),
+            });
+        }
+    };
+    if !metadata.is_dir() {
+        return Err(PreflightError::WorkDir {
+            path: path.to_path_buf(),
+            reason: "it exists but is not a directory".to_owned(),
+        });
+    }
+    let mode = metadata.permissions().mode() & 0o7777;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let agent = unsafe { libc::geteuid() };
+    if mode & 0o022 != 0 || metadata.uid() != agent {
+        return Err(PreflightError::UnsafeWorkDir {
+            path: path.to_path_buf(),
+            mode,
+            owner: metadata.uid(),
+            agent,
+        });
+    }
+    Ok(())
+}
+
+/// Creates the work directory and its missing parents with mode 0700, then checks it.
+pub fn create_work_dir(path: &Path) -> Result<(), PreflightError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(WORK_DIR_MODE)
+        .create(path)
+        .map_err(|error| PreflightError::WorkDir {
+            path: path.to_path_buf(),
+            reason: format!("failed to create it: {error}"),
+        })?;
+    check_work_dir(path)
+}
+
 fn credential_error(file_kind: &'static str, path: &Path, reason: &str) -> PreflightError {
     PreflightError::Credential {
         file_kind,
@@ -149,4 +226,43 @@ fn count_certificates(
         count += 1;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode_of(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn create_work_dir_uses_mode_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let work_dir = dir.path().join("var").join("rotator");
+        create_work_dir(&work_dir).unwrap();
+        assert_eq!(mode_of(&work_dir), 0o700);
+    }
+
+    #[test]
+    fn check_work_dir_rejects_writable_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o777, 0o770, 0o702] {
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode)).unwrap();
+            let error = check_work_dir(dir.path()).unwrap_err().to_string();
+            assert!(error.contains(&format!("mode {mode:04o}")), "{error}");
+            assert!(error.contains("chmod 700"), "{error}");
+        }
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o750)).unwrap();
+        assert!(check_work_dir(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn check_work_dir_rejects_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("work");
+        fs::write(&file, "").unwrap();
+        let error = check_work_dir(&file).unwrap_err().to_string();
+        assert!(error.contains("not a directory"), "{error}");
+    }
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{EC_P256, TestCa, wait_exit};
+use common::{EC_P256, TestCa, wait_exit, wait_for};
 use rotator_agent::store::PairPaths;
 
 fn agent() -> Command {
@@ -276,4 +276,60 @@ fn unreadable_key_is_rejected() {
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains(&key.display().to_string()), "{log}");
     assert!(log.contains("Permission denied"), "{log}");
+}
+
+#[test]
+fn world_writable_work_dir_is_rejected() {
+    let files = Credentials::new();
+    let work_dir = files.work_dir();
+    fs::create_dir(&work_dir).unwrap();
+    fs::set_permissions(&work_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, log) = exit_and_log(files.agent_with_device_files());
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains(&work_dir.display().to_string()), "{log}");
+    assert!(log.contains("mode 0777"), "{log}");
+    assert!(
+        log.contains(&format!("chmod 700 {}", work_dir.display())),
+        "{log}"
+    );
+    assert!(
+        !work_dir.join("backup").exists(),
+        "nothing may be written to it"
+    );
+}
+
+#[test]
+fn work_dir_of_other_user_is_rejected() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only root can give a directory to another user");
+        return;
+    }
+    let files = Credentials::new();
+    let work_dir = files.work_dir();
+    fs::create_dir(&work_dir).unwrap();
+    std::os::unix::fs::chown(&work_dir, Some(65534), None).unwrap();
+    let (code, log) = exit_and_log(files.agent_with_device_files());
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("owner uid 65534"), "{log}");
+    assert!(log.contains(&work_dir.display().to_string()), "{log}");
+}
+
+#[test]
+fn fresh_work_dir_is_private() {
+    let files = Credentials::new();
+    fs::set_permissions(&files.device.private_key, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut child = files.agent_with_device_files();
+    let work_dir = files.work_dir();
+    // The agent keeps retrying the closed port, so it is stopped once its store exists.
+    wait_for("the work directory", || work_dir.join("pending").is_dir());
+    child.kill().unwrap();
+    let (_, log) = exit_and_log(child);
+    let mode = fs::metadata(&work_dir).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700, "{log}");
+    assert_eq!(
+        log.matches("can be read by other users").count(),
+        1,
+        "one warning about the private key's mode: {log}"
+    );
 }
