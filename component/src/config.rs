@@ -58,7 +58,8 @@ pub struct Flags {
     /// Directory for the journal, the backup pair and the pending key.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
-    /// First levels of the certificate topics [default: awslabs].
+    /// First topic level of the certificate topics, one level without '/'
+    /// (<PREFIX>/things/<thing>/certificate/...) [default: awslabs].
     #[arg(long)]
     pub topic_prefix: Option<String>,
     /// Key type for new keys, unless a job names one [default: ECDSA-P256].
@@ -204,7 +205,17 @@ impl AgentConfig {
             "thing-name",
         )?;
         let host = pick(&flags.host, file.host, "broker host", "host")?;
+        if host.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "the broker host is empty: set --host or host to the broker's host name or IP address".to_owned(),
+            ));
+        }
         let port = flags.port.or(file.port).unwrap_or(8883);
+        if port == 0 {
+            return Err(ConfigError::Invalid(
+                "port 0 is not a broker port: set --port or port to the broker's TLS port, usually 8883".to_owned(),
+            ));
+        }
         let ca_file = pick(&flags.ca_file, file.ca_file, "CA file", "ca-file")?;
         let certificate = pick(
             &flags.certificate,
@@ -440,6 +451,7 @@ work-dir = "{dir}/work"
             ("[restart]\nmode = \"command\"", "restart.command"),
             ("[retries]\nconnect-attempts = 0", "connect-attempts"),
             ("topic-prefix = \"a/#\"", "invalid topic prefix"),
+            ("topic-prefix = \"a/b\"", "invalid topic prefix"),
         ];
         for (extra, expected) in cases {
             let error = AgentConfig::merge(&Flags::default(), toml_for(&files, extra))
@@ -449,6 +461,32 @@ work-dir = "{dir}/work"
         }
         let unknown = toml::from_str::<FileConfig>("colour = 1");
         assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn empty_host_and_port_zero_are_rejected() {
+        let files = files();
+        for host in ["", " "] {
+            let flags = Flags {
+                host: Some(host.into()),
+                ..Flags::default()
+            };
+            let error = AgentConfig::merge(&flags, toml_for(&files, ""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("the broker host is empty"),
+                "{host:?}: {error}"
+            );
+        }
+        let flags = Flags {
+            port: Some(0),
+            ..Flags::default()
+        };
+        let error = AgentConfig::merge(&flags, toml_for(&files, ""))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("port 0 is not a broker port"), "{error}");
     }
 
     #[test]

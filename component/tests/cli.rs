@@ -333,3 +333,33 @@ fn fresh_work_dir_is_private() {
         "one warning about the private key's mode: {log}"
     );
 }
+
+#[test]
+fn help_describes_one_level_prefix() {
+    let output = agent().arg("--help").output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        help.contains("First topic level of the certificate topics"),
+        "{help}"
+    );
+    assert!(!help.contains("First levels"), "{help}");
+}
+
+#[test]
+fn empty_host_and_port_zero_fail_at_startup() {
+    let dir = device_files();
+    let cases = [
+        ("--host", "", "the broker host is empty"),
+        ("--port", "0", "port 0 is not a broker port"),
+    ];
+    for (flag, value, expected) in cases {
+        let mut args = base_args(dir.path());
+        let position = args.iter().position(|arg| arg == flag).unwrap();
+        args[position + 1] = value.to_owned();
+        let output = agent().args(&args).env("NO_COLOR", "1").output().unwrap();
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{flag} {value:?}: {log}");
+        assert!(log.contains(expected), "{flag} {value:?}: {log}");
+    }
+    assert!(!dir.path().join("work").exists(), "nothing may run");
+}
