@@ -13,10 +13,10 @@ use crate::store::PairPaths;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("failed to read the configuration file {path}: {source}")]
+    #[error("failed to read the configuration file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid configuration file {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -327,9 +327,9 @@ impl AgentConfig {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     toml::from_str(&text).map_err(|error| ConfigError::Parse {
         path: path.to_path_buf(),

@@ -24,10 +24,10 @@ const VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("failed to write the journal {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("failed to read the journal {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
+    #[error("failed to write the journal {path}: {error}")]
+    Write { path: PathBuf, error: io::Error },
+    #[error("failed to read the journal {path}: {error}")]
+    Read { path: PathBuf, error: io::Error },
     #[error(
         "invalid journal {path}: {reason}; check the file by hand: the backup directory beside it holds the previous pair while a rotation is in progress"
     )]
@@ -96,10 +96,10 @@ impl Journal {
         let text = match fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Step::Idle),
-            Err(source) => {
+            Err(error) => {
                 return Err(JournalError::Read {
                     path: self.path.clone(),
-                    source,
+                    error,
                 });
             }
         };
@@ -136,9 +136,9 @@ impl Journal {
         };
         let mut text = serde_json::to_vec_pretty(&entry).expect("journal entries serialize");
         text.push(b'\n');
-        write_atomic(&self.path, &text, PUBLIC_MODE).map_err(|source| JournalError::Write {
+        write_atomic(&self.path, &text, PUBLIC_MODE).map_err(|error| JournalError::Write {
             path: self.path.clone(),
-            source,
+            error,
         })?;
         if self.crash_after.as_deref() == Some(step.name()) {
             crash_now(step.name());

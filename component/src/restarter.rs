@@ -5,17 +5,17 @@ use std::process::Command;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestartError {
-    #[error("failed to run the restart command {program:?}: {source}")]
+    #[error("failed to run the restart command {program:?}: {error}")]
     Spawn {
         program: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("the restart command {program:?} failed with {status}")]
     Failed { program: String, status: String },
-    #[error("failed to re-execute {program:?}: {source}")]
+    #[error("failed to re-execute {program:?}: {error}")]
     Exec {
         program: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -38,9 +38,9 @@ impl Restarter for CommandRestarter {
         let status = Command::new(&self.program)
             .args(&self.args)
             .status()
-            .map_err(|source| RestartError::Spawn {
+            .map_err(|error| RestartError::Spawn {
                 program: self.program.clone(),
-                source,
+                error,
             })?;
         if status.success() {
             Ok(())
@@ -60,17 +60,17 @@ pub struct ReexecRestarter;
 
 impl Restarter for ReexecRestarter {
     fn restart(&self) -> Result<(), RestartError> {
-        let program = std::env::current_exe().map_err(|source| RestartError::Exec {
+        let program = std::env::current_exe().map_err(|error| RestartError::Exec {
             program: "the agent".to_owned(),
-            source,
+            error,
         })?;
         let args: Vec<_> = std::env::args_os().skip(1).collect();
         tracing::info!(program = %program.display(), "re-executing the agent");
         // exec returns only on failure.
-        let source = Command::new(&program).args(args).exec();
+        let error = Command::new(&program).args(args).exec();
         Err(RestartError::Exec {
             program: program.display().to_string(),
-            source,
+            error,
         })
     }
 }

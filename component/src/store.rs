@@ -12,15 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{KEY_MODE, PUBLIC_MODE, remove_durably, write_atomic};
 
-/// Errors from the credential store. Messages name files, never their contents.
+/// Errors from the credential store. Messages name files, never their contents. The I/O error
+/// is part of the message and is not also returned as the source, so a chain prints it once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("failed to read {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
-    #[error("failed to write {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("failed to delete {path}: {source}")]
-    Delete { path: PathBuf, source: io::Error },
+    #[error("failed to read {path}: {error}")]
+    Read { path: PathBuf, error: io::Error },
+    #[error("failed to write {path}: {error}")]
+    Write { path: PathBuf, error: io::Error },
+    #[error("failed to delete {path}: {error}")]
+    Delete { path: PathBuf, error: io::Error },
     #[error("no pending key at {0}: the key generated for this job is gone")]
     NoPendingKey(PathBuf),
 }
@@ -98,9 +99,9 @@ impl FileStore {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 Err(StoreError::NoPendingKey(self.layout.pending_key.clone()))
             }
-            Err(source) => Err(StoreError::Read {
+            Err(error) => Err(StoreError::Read {
                 path: self.layout.pending_key.clone(),
-                source,
+                error,
             }),
         }
     }
@@ -127,7 +128,7 @@ impl FileStore {
         if !self.backup_complete() {
             return Err(StoreError::Write {
                 path: self.layout.live.certificate.clone(),
-                source: io::Error::other("refusing to install without a complete backup"),
+                error: io::Error::other("refusing to install without a complete backup"),
             });
         }
         write(
@@ -175,38 +176,38 @@ fn create_private_dir(directory: &Path) -> Result<(), StoreError> {
         .create(directory)
     {
         Ok(()) => Ok(()),
-        Err(source) => Err(StoreError::Write {
+        Err(error) => Err(StoreError::Write {
             path: directory.to_path_buf(),
-            source,
+            error,
         }),
     }
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, StoreError> {
-    fs::read(path).map_err(|source| StoreError::Read {
+    fs::read(path).map_err(|error| StoreError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
 fn read_text(path: &Path) -> Result<String, StoreError> {
-    fs::read_to_string(path).map_err(|source| StoreError::Read {
+    fs::read_to_string(path).map_err(|error| StoreError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
 fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), StoreError> {
-    write_atomic(path, contents, mode).map_err(|source| StoreError::Write {
+    write_atomic(path, contents, mode).map_err(|error| StoreError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
 fn remove(path: &Path) -> Result<(), StoreError> {
-    remove_durably(path).map_err(|source| StoreError::Delete {
+    remove_durably(path).map_err(|error| StoreError::Delete {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 

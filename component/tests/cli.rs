@@ -363,3 +363,33 @@ fn empty_host_and_port_zero_fail_at_startup() {
     }
     assert!(!dir.path().join("work").exists(), "nothing may run");
 }
+
+#[test]
+fn io_errors_are_reported_once() {
+    let dir = device_files();
+    let missing = dir.path().join("missing.toml");
+    let output = agent()
+        .arg("--config")
+        .arg(&missing)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("missing.toml"), "{log}");
+    assert_eq!(log.matches("os error 2").count(), 1, "{log}");
+
+    let work_dir = dir.path().join("work");
+    fs::create_dir(&work_dir).unwrap();
+    fs::set_permissions(&work_dir, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::create_dir(work_dir.join("journal.json")).unwrap();
+    let output = agent()
+        .args(base_args(dir.path()))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    assert!(log.contains("failed to read the journal"), "{log}");
+    assert_eq!(log.matches("os error 21").count(), 1, "{log}");
+}
