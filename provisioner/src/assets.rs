@@ -68,7 +68,46 @@ pub struct Artifact {
     pub key: String,
 }
 
-/// Reads the three zips from `dir` and computes their keys; no AWS call.
+/// Name of the executable the `provided` Lambda runtimes start, at the root of the zip.
+const BOOTSTRAP: &str = "bootstrap";
+
+/// Checks that `bytes` is a zip archive whose every entry decompresses with a matching CRC,
+/// and whose root contains an executable `bootstrap` file. Returns the reason it is not.
+fn check_lambda_zip(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|error| format!("not a readable zip archive ({error})"))?;
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .map_err(|error| format!("entry {index} is unreadable ({error})"))?;
+        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        std::io::copy(&mut entry, &mut std::io::sink())
+            .map_err(|error| format!("entry {name} is damaged ({error})"))?;
+    }
+
+    let entry = archive
+        .by_name(BOOTSTRAP)
+        .map_err(|_| format!("it contains no `{BOOTSTRAP}` file at its root"))?;
+    if !entry.is_file() {
+        return Err(format!("`{BOOTSTRAP}` is not a regular file"));
+    }
+    // Zips written on Windows record no Unix mode, and Lambda then applies its own.
+    if let Some(mode) = entry.unix_mode()
+        && mode & 0o111 == 0
+    {
+        return Err(format!(
+            "`{BOOTSTRAP}` is not executable (mode {:o})",
+            mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the three zips from `dir`, checks that each is a Lambda zip with a `bootstrap`, and
+/// computes their keys; no AWS call.
 pub fn load_artifacts(dir: &Path) -> Result<Vec<Artifact>, ProvisionError> {
     FUNCTIONS
         .iter()
@@ -83,6 +122,10 @@ pub fn load_artifacts(dir: &Path) -> Result<Vec<Artifact>, ProvisionError> {
                         source,
                     }
                 }
+            })?;
+            check_lambda_zip(&bytes).map_err(|reason| ProvisionError::InvalidLambdaZip {
+                path: path.clone(),
+                reason,
             })?;
             let sha256 = hex::encode(Sha256::digest(&bytes));
             let key = format!("lambdas/{}/{sha256}.zip", function.name);
@@ -483,19 +526,31 @@ mod tests {
         assert!(name.len() <= 63);
     }
 
+    /// Returns a zip with an executable `bootstrap` containing `content`.
+    fn bootstrap_zip(content: &str) -> Vec<u8> {
+        use std::io::Write;
+
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        writer.start_file(BOOTSTRAP, options).unwrap();
+        writer.write_all(content.as_bytes()).unwrap();
+        writer.finish().unwrap().into_inner()
+    }
+
     #[test]
     fn artifacts_use_content_hash_keys() {
         let dir = tempfile::tempdir().unwrap();
+        let mut create_certificate = Vec::new();
         for function in FUNCTIONS {
-            std::fs::write(
-                dir.path().join(format!("{}.zip", function.name)),
-                function.name,
-            )
-            .unwrap();
+            let bytes = bootstrap_zip(function.name);
+            std::fs::write(dir.path().join(format!("{}.zip", function.name)), &bytes).unwrap();
+            if function.name == "create-certificate" {
+                create_certificate = bytes;
+            }
         }
         let artifacts = load_artifacts(dir.path()).unwrap();
         assert_eq!(artifacts.len(), 3);
-        let expected = hex::encode(Sha256::digest(b"create-certificate"));
+        let expected = hex::encode(Sha256::digest(&create_certificate));
         assert_eq!(artifacts[0].sha256, expected);
         assert_eq!(
             artifacts[0].key,

@@ -137,6 +137,9 @@ pub enum ProvisionError {
     #[error("Lambda zip {} not found: run `make lambda-zips`, or pass --lambda-dir with the directory holding create-certificate.zip, commit-certificate.zip and job-execution-terminal.zip", .path.display())]
     MissingLambdaZip { path: PathBuf },
 
+    #[error("invalid Lambda zip {}: {reason}; rebuild it with `make lambda-zips`", .path.display())]
+    InvalidLambdaZip { path: PathBuf, reason: String },
+
     #[error("failed to read {}: {source}", .path.display())]
     ReadFile {
         path: PathBuf,
@@ -262,6 +265,7 @@ impl ProvisionError {
             ProvisionError::Aws { .. } => "aws_error",
             ProvisionError::BucketOwnedByOther { .. } => "bucket_owned_by_other_account",
             ProvisionError::MissingLambdaZip { .. } => "missing_lambda_zip",
+            ProvisionError::InvalidLambdaZip { .. } => "invalid_lambda_zip",
             ProvisionError::ReadFile { .. } => "read_failed",
             ProvisionError::WriteFile { .. } => "write_failed",
             ProvisionError::StackRollbackComplete { .. } => "stack_rollback_complete",

@@ -31,7 +31,24 @@ fn certrotator(dir: &Path) -> Command {
     command
 }
 
-/// Writes stand-in zips whose bytes, and so whose content hashes, never change.
+/// Returns a zip holding `entries` (name, content, Unix mode), stored uncompressed with a
+/// fixed timestamp so that the same entries always give the same bytes.
+fn zip_bytes(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    use std::io::Write;
+
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content, mode) in entries {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(*mode);
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(content).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// Writes stand-in Lambda zips whose bytes, and so whose content hashes, never change.
 fn write_fixed_zips(dir: &Path) -> std::path::PathBuf {
     let lambdas = dir.join("lambdas");
     std::fs::create_dir_all(&lambdas).unwrap();
@@ -40,7 +57,9 @@ fn write_fixed_zips(dir: &Path) -> std::path::PathBuf {
         "commit-certificate",
         "job-execution-terminal",
     ] {
-        std::fs::write(lambdas.join(format!("{name}.zip")), format!("{name} v1")).unwrap();
+        let bootstrap = format!("{name} v1");
+        let zip = zip_bytes(&[("bootstrap", bootstrap.as_bytes(), 0o755)]);
+        std::fs::write(lambdas.join(format!("{name}.zip")), zip).unwrap();
     }
     lambdas
 }
@@ -436,4 +455,81 @@ fn render_uses_template_override() {
         "{}",
         failure.stderr
     );
+}
+
+#[test]
+fn invalid_lambda_zips_are_rejected() {
+    let valid = zip_bytes(&[("bootstrap", b"#!/bin/sh\n", 0o755)]);
+    let cases: [(&str, Vec<u8>, &str); 6] = [
+        ("empty", Vec::new(), "the file is empty"),
+        (
+            "text",
+            b"not a zip\n".to_vec(),
+            "not a readable zip archive",
+        ),
+        (
+            "truncated",
+            valid[..valid.len() / 2].to_vec(),
+            "not a readable zip archive",
+        ),
+        (
+            "no bootstrap",
+            zip_bytes(&[("handler", b"#!/bin/sh\n", 0o755)]),
+            "no `bootstrap` file at its root",
+        ),
+        (
+            "bootstrap not executable",
+            zip_bytes(&[("bootstrap", b"#!/bin/sh\n", 0o644)]),
+            "`bootstrap` is not executable (mode 644)",
+        ),
+        (
+            "bootstrap in a folder",
+            zip_bytes(&[("target/bootstrap", b"#!/bin/sh\n", 0o755)]),
+            "no `bootstrap` file at its root",
+        ),
+    ];
+    for (case, bytes, reason) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let lambdas = write_fixed_zips(dir.path());
+        let broken = lambdas.join("commit-certificate.zip");
+        std::fs::write(&broken, &bytes).unwrap();
+
+        for command in [
+            vec!["render", "--account-id", "123456789012"],
+            vec!["plan"],
+            vec!["deploy", "--yes"],
+        ] {
+            let failure = run_failing(
+                certrotator(dir.path())
+                    .args(&command)
+                    .arg("--lambda-dir")
+                    .arg(&lambdas),
+            );
+            let stderr = &failure.stderr;
+            assert_eq!(failure.code, Some(1), "{case} {command:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("invalid Lambda zip {}", broken.display())),
+                "{case} {command:?}: {stderr}"
+            );
+            assert!(stderr.contains(reason), "{case} {command:?}: {stderr}");
+            assert!(
+                stderr.contains("make lambda-zips"),
+                "{case} {command:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn invalid_lambda_zip_json_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambdas = write_fixed_zips(dir.path());
+    std::fs::write(lambdas.join("create-certificate.zip"), "").unwrap();
+    let failure = run_failing(
+        certrotator(dir.path())
+            .args(["--output", "json", "deploy", "--yes", "--lambda-dir"])
+            .arg(&lambdas),
+    );
+    let report: Value = serde_json::from_str(&failure.stdout).unwrap();
+    assert_eq!(report["error"]["code"], "invalid_lambda_zip");
 }

@@ -431,6 +431,11 @@ pub fn write_lambda_zips(dir: &Path, version: &str) {
             format!("#!/bin/sh\necho {name} {version}\n"),
         )
         .unwrap();
+        std::fs::set_permissions(
+            staging.path().join("bootstrap"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let zip = dir.join(format!("{name}.zip"));
         let _ = std::fs::remove_file(&zip);
         let status = ProcessCommand::new("zip")
