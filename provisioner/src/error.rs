@@ -120,6 +120,18 @@ pub enum ProvisionError {
         source: Box<dyn StdError + Send + Sync>,
     },
 
+    #[error(
+        "profile {profile:?} not found in {config_file} (AWS_CONFIG_FILE) or {credentials_file} (AWS_SHARED_CREDENTIALS_FILE): check the --profile name, or add the profile with `aws configure --profile {profile}`"
+    )]
+    ProfileNotFound {
+        profile: String,
+        config_file: String,
+        credentials_file: String,
+    },
+
+    #[error("failed to read the shared AWS config files: {detail}")]
+    InvalidProfileFiles { detail: String },
+
     #[error("failed to {action} {resource}: {detail}")]
     Aws {
         action: String,
@@ -262,6 +274,8 @@ impl ProvisionError {
             ProvisionError::MissingRegion => "missing_region",
             ProvisionError::InvalidRegion(_) => "invalid_region",
             ProvisionError::NoCredentials { .. } => "no_credentials",
+            ProvisionError::ProfileNotFound { .. } => "profile_not_found",
+            ProvisionError::InvalidProfileFiles { .. } => "invalid_profile_files",
             ProvisionError::Aws { .. } => "aws_error",
             ProvisionError::BucketOwnedByOther { .. } => "bucket_owned_by_other_account",
             ProvisionError::MissingLambdaZip { .. } => "missing_lambda_zip",

@@ -3,9 +3,16 @@
 //! aws-config reads `--profile`/`AWS_PROFILE`, `--region`/`AWS_REGION`, the shared config
 //! files, `AWS_ENDPOINT_URL` and the credential chain. Nothing here treats a local stand-in
 //! for AWS differently.
+//!
+//! aws-config's default chain reads `AWS_ACCESS_KEY_ID` before any profile, even one set with
+//! `profile_name`, so an explicit `--profile` gets its own credentials provider: as with the
+//! AWS CLI, the named profile wins over credential environment variables.
 
+use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_sdk_sts::config::ProvideCredentials;
+use aws_types::os_shim_internal::{Env, Fs};
 
 use crate::cli::GlobalArgs;
 use crate::error::ProvisionError;
@@ -37,7 +44,13 @@ impl Clients {
 pub async fn load_config(global: &GlobalArgs) -> Result<(SdkConfig, String), ProvisionError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &global.profile {
-        loader = loader.profile_name(profile);
+        require_profile(profile).await?;
+        let credentials = ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
     }
     if let Some(region) = &global.region {
         loader = loader.region(Region::new(region.clone()));
@@ -51,6 +64,32 @@ pub async fn load_config(global: &GlobalArgs) -> Result<(SdkConfig, String), Pro
         return Err(ProvisionError::InvalidRegion(region));
     }
     Ok((config, region))
+}
+
+/// Checks that `profile` is defined in the shared config or credentials file.
+async fn require_profile(profile: &str) -> Result<(), ProvisionError> {
+    let files = EnvConfigFiles::default();
+    let profiles = aws_config::profile::load(&Fs::real(), &Env::real(), &files, None)
+        .await
+        .map_err(|error| ProvisionError::InvalidProfileFiles {
+            detail: error.to_string(),
+        })?;
+    if profiles.get_profile(profile).is_some() {
+        return Ok(());
+    }
+    Err(ProvisionError::ProfileNotFound {
+        profile: profile.to_owned(),
+        config_file: profile_file_path("AWS_CONFIG_FILE", "config"),
+        credentials_file: profile_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    })
+}
+
+/// Returns the shared file path the SDK reads: the environment variable, else `~/.aws/NAME`.
+fn profile_file_path(variable: &str, name: &str) -> String {
+    match std::env::var(variable) {
+        Ok(path) if !path.is_empty() => path,
+        _ => format!("~/.aws/{name}"),
+    }
 }
 
 /// Resolves credentials once, so that a missing one is reported as such and not as a failed

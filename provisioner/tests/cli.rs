@@ -533,3 +533,104 @@ fn invalid_lambda_zip_json_code() {
     let report: Value = serde_json::from_str(&failure.stdout).unwrap();
     assert_eq!(report["error"]["code"], "invalid_lambda_zip");
 }
+
+/// Starts a loopback HTTP server that answers every request with 403 and sends each request's
+/// `authorization` header on the returned channel.
+fn start_header_recorder() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut authorization = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    authorization = line.trim_end().to_owned();
+                }
+                line.clear();
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+            if sender.send(authorization).is_err() {
+                return;
+            }
+        }
+    });
+    (endpoint, receiver)
+}
+
+#[test]
+fn profile_wins_over_environment_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&config, "[profile fleet]\nregion = eu-west-1\n").unwrap();
+    std::fs::write(
+        &credentials,
+        "[fleet]\naws_access_key_id = AKIAFLEETPROFILE\naws_secret_access_key = fleetsecret\n",
+    )
+    .unwrap();
+    let (endpoint, requests) = start_header_recorder();
+
+    let failure = run_failing(
+        certrotator(dir.path())
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .args(["--profile", "fleet", "destroy", "--yes"]),
+    );
+    assert_eq!(failure.code, Some(1), "{}", failure.stderr);
+    let authorization = requests.recv().expect("the run sent a request");
+    assert!(
+        authorization.contains("Credential=AKIAFLEETPROFILE/"),
+        "{authorization}"
+    );
+    assert!(
+        !authorization.contains("AKIAENVIRONMENT"),
+        "{authorization}"
+    );
+}
+
+#[test]
+fn environment_keys_apply_without_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (endpoint, requests) = start_header_recorder();
+
+    let failure = run_failing(
+        certrotator(dir.path())
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT")
+            .args(["destroy", "--yes"]),
+    );
+    assert_eq!(failure.code, Some(1), "{}", failure.stderr);
+    let authorization = requests.recv().expect("the run sent a request");
+    assert!(
+        authorization.contains("Credential=AKIAENVIRONMENT/"),
+        "{authorization}"
+    );
+}
+
+#[test]
+fn unknown_profile_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile fleet]\nregion = eu-west-1\n").unwrap();
+
+    let failure = run_failing(
+        certrotator(dir.path())
+            .env("AWS_CONFIG_FILE", &config)
+            .args(["--profile", "flete", "destroy", "--yes"]),
+    );
+    let stderr = &failure.stderr;
+    assert_eq!(failure.code, Some(1), "{stderr}");
+    assert!(stderr.contains("profile \"flete\" not found"), "{stderr}");
+    assert!(stderr.contains(&config.display().to_string()), "{stderr}");
+    assert!(stderr.contains("AWS_SHARED_CREDENTIALS_FILE"), "{stderr}");
+}
