@@ -148,7 +148,7 @@ fn assemble_csr(
 /// Converts a raw ECDSA signature `r || s` (two big-endian halves of equal length, as PKCS#11
 /// `CKM_ECDSA` returns it) into the DER `Ecdsa-Sig-Value` that [`CsrSigner::sign`] returns.
 pub fn ecdsa_signature_der(fixed: &[u8]) -> Result<Vec<u8>, KeysError> {
-    if fixed.is_empty() || fixed.len() % 2 != 0 {
+    if fixed.is_empty() || !fixed.len().is_multiple_of(2) {
         return Err(KeysError::InvalidFixedSignature {
             length: fixed.len(),
         });
