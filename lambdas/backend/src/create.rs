@@ -88,9 +88,10 @@ where
 
         self.check_job(thing, job_id).await?;
         if let Some(record) = self.records.load(thing).await?
-            && record.job_id.as_deref() == Some(job_id) {
-                return self.repeat(request, &record).await;
-            }
+            && record.job_id.as_deref() == Some(job_id)
+        {
+            return self.repeat(request, &record).await;
+        }
 
         let current = self.current_certificate(thing, &request.principal).await?;
         let current = self.registry.describe_certificate(current).await?;
@@ -278,10 +279,11 @@ where
         let mut first_error = None;
         let mut keep = |result: Result<()>| {
             if let Err(error) = result
-                && !error.is_not_found() {
-                    error!(thing, certificate_id = %issued.id, %error, "undo step failed");
-                    first_error.get_or_insert(error);
-                }
+                && !error.is_not_found()
+            {
+                error!(thing, certificate_id = %issued.id, %error, "undo step failed");
+                first_error.get_or_insert(error);
+            }
         };
 
         match self.registry.certificate_policies(&issued.arn).await {
