@@ -81,9 +81,10 @@ fn serve(stream: TcpStream, event: &Mutex<Option<String>>, results: &mpsc::Sende
                 break;
             }
             if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length") {
-                    content_length = value.trim().parse().unwrap_or(0);
-                }
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                content_length = value.trim().parse().unwrap_or(0);
+            }
         }
         let mut body = vec![0; content_length];
         if reader.read_exact(&mut body).is_err() {
