@@ -137,6 +137,28 @@ pub enum CaSigningAlgorithm {
     Sha512WithEcdsa,
 }
 
+impl CaSigningAlgorithm {
+    /// True for the ECDSA algorithms, which need a CA with an elliptic-curve key.
+    pub fn is_ecdsa(self) -> bool {
+        matches!(
+            self,
+            Self::Sha256WithEcdsa | Self::Sha384WithEcdsa | Self::Sha512WithEcdsa
+        )
+    }
+
+    /// Returns the name AWS Private CA and `--ca-signing-algorithm` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256WithRsa => "SHA256WITHRSA",
+            Self::Sha384WithRsa => "SHA384WITHRSA",
+            Self::Sha512WithRsa => "SHA512WITHRSA",
+            Self::Sha256WithEcdsa => "SHA256WITHECDSA",
+            Self::Sha384WithEcdsa => "SHA384WITHECDSA",
+            Self::Sha512WithEcdsa => "SHA512WITHECDSA",
+        }
+    }
+}
+
 impl From<CaSigningAlgorithm> for SigningAlgorithm {
     fn from(algorithm: CaSigningAlgorithm) -> Self {
         match algorithm {

@@ -84,6 +84,26 @@ pub enum ProvisionError {
     },
 
     #[error(
+        "--ca-signing-algorithm {signing_algorithm} does not match key algorithm {key_algorithm} of certificate authority {arn}: {fix}"
+    )]
+    CaKeyAlgorithmMismatch {
+        arn: String,
+        key_algorithm: String,
+        signing_algorithm: String,
+        fix: &'static str,
+    },
+
+    #[error(
+        "--validity-days {validity_days} is longer than certificate authority {arn} in usage mode {usage_mode} issues ({max_days} days at most): pass --validity-days {max_days} or less, or use a CA in usage mode GENERAL_PURPOSE"
+    )]
+    CaValidityTooLong {
+        arn: String,
+        usage_mode: String,
+        validity_days: u32,
+        max_days: u32,
+    },
+
+    #[error(
         "certificate authority {arn} is in status {status}, not ACTIVE, so it cannot issue device certificates: {advice}"
     )]
     CaNotActive {
@@ -269,6 +289,8 @@ impl ProvisionError {
             ProvisionError::CaInOtherAccount { .. } => "ca_in_other_account",
             ProvisionError::CaNotFound { .. } => "ca_not_found",
             ProvisionError::CaNotActive { .. } => "ca_not_active",
+            ProvisionError::CaKeyAlgorithmMismatch { .. } => "ca_key_algorithm_mismatch",
+            ProvisionError::CaValidityTooLong { .. } => "ca_validity_too_long",
             ProvisionError::CaAccessDenied { .. } => "ca_access_denied",
             ProvisionError::InvalidArgument { .. } => "invalid_argument",
             ProvisionError::MissingRegion => "missing_region",

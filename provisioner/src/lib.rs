@@ -44,7 +44,7 @@ pub async fn run(cli: &Cli) -> Result<(), ProvisionError> {
             let (clients, account) = connect(&config, global, &region).await?;
             if let Some(ca) = &settings.ca {
                 ca.check_account(&account)?;
-                private_ca::check_active(&clients.acmpca, ca).await?;
+                private_ca::check_active(&clients.acmpca, ca, (&args.stack).into()).await?;
             }
             let target = Target {
                 clients: &clients,
@@ -73,7 +73,7 @@ pub async fn run(cli: &Cli) -> Result<(), ProvisionError> {
             let (clients, account) = connect(&config, global, &region).await?;
             if let Some(ca) = &settings.ca {
                 ca.check_account(&account)?;
-                private_ca::check_active(&clients.acmpca, ca).await?;
+                private_ca::check_active(&clients.acmpca, ca, (&args.stack).into()).await?;
             }
             let target = Target {
                 clients: &clients,

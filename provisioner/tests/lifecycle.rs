@@ -284,19 +284,19 @@ fn toggle_issuer_to_private_ca_and_back() {
         "--ca-arn",
         &arn,
         "--ca-signing-algorithm",
-        "SHA384WITHECDSA",
+        "SHA384WITHRSA",
         "--validity-days",
-        "30",
+        "5",
     ]);
     assert_eq!(report["result"], "updated");
     assert_eq!(report["issuer"], "private-ca");
     assert_issuer(&stand, "private-ca", &arn);
     for (function, variables) in stand.function_environments() {
         assert_eq!(
-            variables["PRIVATE_CA_SIGNING_ALGORITHM"], "SHA384WITHECDSA",
+            variables["PRIVATE_CA_SIGNING_ALGORITHM"], "SHA384WITHRSA",
             "{function}"
         );
-        assert_eq!(variables["PRIVATE_CA_VALIDITY_DAYS"], "30", "{function}");
+        assert_eq!(variables["PRIVATE_CA_VALIDITY_DAYS"], "5", "{function}");
     }
 
     // And back again on the same stack.
@@ -342,6 +342,30 @@ fn pending_ca_is_rejected_before_changes() {
             stderr.contains("import-certificate-authority-certificate"),
             "{command}: {stderr}"
         );
+        assert_nothing_changed(&stand);
+    }
+}
+
+#[test]
+fn ca_key_mismatch_is_rejected_before_changes() {
+    let stand = Stand::start();
+    let arn = stand.create_active_ca();
+    let lambda_dir = stand.lambda_dir();
+    let lambda_dir = lambda_dir.to_str().unwrap();
+
+    for command in [vec!["deploy", "--yes"], vec!["plan"]] {
+        let mut args = command.clone();
+        args.extend(["--lambda-dir", lambda_dir, "--issuer", "private-ca"]);
+        args.extend(["--ca-arn", arn.as_str()]);
+        args.extend(["--ca-signing-algorithm", "SHA256WITHECDSA"]);
+        let (report, stderr) = stand.run_json_failure(&args);
+        let command = command[0];
+        assert_eq!(
+            report["error"]["code"], "ca_key_algorithm_mismatch",
+            "{command}"
+        );
+        assert!(stderr.contains("SHA256WITHECDSA"), "{command}: {stderr}");
+        assert!(stderr.contains("RSA_2048"), "{command}: {stderr}");
         assert_nothing_changed(&stand);
     }
 }

@@ -9,7 +9,10 @@ use aws_sdk_acmpca::operation::describe_certificate_authority::{
     DescribeCertificateAuthorityError, DescribeCertificateAuthorityOutput,
 };
 use aws_sdk_acmpca::types::error::ResourceNotFoundException;
-use aws_sdk_acmpca::types::{CertificateAuthority, CertificateAuthorityStatus};
+use aws_sdk_acmpca::types::{
+    CertificateAuthority, CertificateAuthorityConfiguration, CertificateAuthorityStatus,
+    CertificateAuthorityUsageMode, KeyAlgorithm, SigningAlgorithm as PcaSigningAlgorithm,
+};
 use aws_sdk_cloudformation::operation::create_change_set::{
     CreateChangeSetError, CreateChangeSetOutput,
 };
@@ -32,14 +35,22 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::ErrorMetadata;
+use rotator_provisioner::cli::CaSigningAlgorithm;
 use rotator_provisioner::deploy::{
     self, ApplyRequest, Phase, PhaseCell, Timing, apply_stack, prepare_stack,
 };
 use rotator_provisioner::error::ProvisionError;
 use rotator_provisioner::params::{CaArn, Parameter};
+use rotator_provisioner::private_ca::Issuance;
 use rotator_provisioner::progress::Progress;
 use rotator_provisioner::stack::WaitSettings;
 use rotator_provisioner::{assets, private_ca, stack};
+
+/// The certificates deploy requests with the default flags.
+const DEFAULT_ISSUANCE: Issuance = Issuance {
+    signing_algorithm: CaSigningAlgorithm::Sha256WithRsa,
+    validity_days: 7,
+};
 
 type Cfn = aws_sdk_cloudformation::Client;
 type Pca = aws_sdk_acmpca::Client;
@@ -699,7 +710,7 @@ async fn missing_ca_is_named() {
     });
     let pca = pca_client(&[&describe]);
 
-    let error = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap())
+    let error = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap(), DEFAULT_ISSUANCE)
         .await
         .unwrap_err();
 
@@ -728,7 +739,7 @@ async fn denied_ca_names_permission() {
     });
     let pca = pca_client(&[&describe]);
 
-    let error = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap())
+    let error = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap(), DEFAULT_ISSUANCE)
         .await
         .unwrap_err();
 
@@ -776,7 +787,8 @@ async fn ca_status_decides_outcome() {
         });
         let pca = pca_client(&[&describe]);
 
-        let result = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap()).await;
+        let result =
+            private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap(), DEFAULT_ISSUANCE).await;
 
         match (result, advice) {
             (Ok(()), None) => {}
@@ -791,6 +803,111 @@ async fn ca_status_decides_outcome() {
             }
             (result, advice) => panic!("{status:?}: got {result:?}, expected advice {advice:?}"),
         }
+    }
+}
+
+/// Returns a client whose DescribeCertificateAuthority reports an active CA with `key` and
+/// `usage_mode`.
+fn active_ca(key: KeyAlgorithm, usage_mode: CertificateAuthorityUsageMode) -> (Pca, Rule) {
+    let describe = mock!(Pca::describe_certificate_authority).then_output(move || {
+        let configuration = CertificateAuthorityConfiguration::builder()
+            .key_algorithm(key.clone())
+            .signing_algorithm(PcaSigningAlgorithm::Sha256Withrsa)
+            .build()
+            .unwrap();
+        DescribeCertificateAuthorityOutput::builder()
+            .certificate_authority(
+                CertificateAuthority::builder()
+                    .arn(CA_ARN)
+                    .status(CertificateAuthorityStatus::Active)
+                    .usage_mode(usage_mode.clone())
+                    .certificate_authority_configuration(configuration)
+                    .build(),
+            )
+            .build()
+    });
+    (pca_client(&[&describe]), describe)
+}
+
+#[tokio::test]
+async fn ca_key_decides_signing_family() {
+    let rsa = CaSigningAlgorithm::Sha384WithRsa;
+    let ecdsa = CaSigningAlgorithm::Sha256WithEcdsa;
+    let cases = [
+        (KeyAlgorithm::Rsa2048, rsa, None),
+        (
+            KeyAlgorithm::Rsa4096,
+            ecdsa,
+            Some("SHA256WITHRSA, SHA384WITHRSA"),
+        ),
+        (KeyAlgorithm::EcPrime256v1, ecdsa, None),
+        (
+            KeyAlgorithm::EcSecp384r1,
+            rsa,
+            Some("SHA256WITHECDSA, SHA384WITHECDSA"),
+        ),
+        (KeyAlgorithm::Sm2, rsa, Some("RSA_* or EC_* key")),
+    ];
+    for (key, signing_algorithm, fix) in cases {
+        let (pca, _describe) =
+            active_ca(key.clone(), CertificateAuthorityUsageMode::GeneralPurpose);
+        let issuance = Issuance {
+            signing_algorithm,
+            validity_days: 30,
+        };
+
+        let result = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap(), issuance).await;
+
+        match (result, fix) {
+            (Ok(()), None) => {}
+            (Err(error), Some(fix)) => {
+                assert_eq!(error.code(), "ca_key_algorithm_mismatch", "{key:?}");
+                let message = error.to_string();
+                assert!(message.contains(signing_algorithm.name()), "{message}");
+                assert!(message.contains(key.as_str()), "{message}");
+                assert!(message.contains(CA_ARN), "{message}");
+                assert!(message.contains(fix), "{message}");
+            }
+            (result, fix) => panic!("{key:?}: got {result:?}, expected fix {fix:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn short_lived_ca_limits_validity() {
+    for (usage_mode, validity_days, rejected) in [
+        (
+            CertificateAuthorityUsageMode::ShortLivedCertificate,
+            7,
+            false,
+        ),
+        (
+            CertificateAuthorityUsageMode::ShortLivedCertificate,
+            8,
+            true,
+        ),
+        (CertificateAuthorityUsageMode::GeneralPurpose, 3650, false),
+    ] {
+        let (pca, _describe) = active_ca(KeyAlgorithm::Rsa2048, usage_mode.clone());
+        let issuance = Issuance {
+            signing_algorithm: CaSigningAlgorithm::Sha256WithRsa,
+            validity_days,
+        };
+
+        let result = private_ca::check_active(&pca, &CaArn::parse(CA_ARN).unwrap(), issuance).await;
+
+        let case = format!("{usage_mode:?} {validity_days}");
+        if !rejected {
+            assert!(result.is_ok(), "{case}: {result:?}");
+            continue;
+        }
+        let error = result.unwrap_err();
+        assert_eq!(error.code(), "ca_validity_too_long", "{case}");
+        let message = error.to_string();
+        assert!(message.contains("--validity-days 8"), "{message}");
+        assert!(message.contains("SHORT_LIVED_CERTIFICATE"), "{message}");
+        assert!(message.contains("--validity-days 7 or less"), "{message}");
+        assert!(message.contains("GENERAL_PURPOSE"), "{message}");
     }
 }
 

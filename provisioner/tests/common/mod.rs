@@ -252,6 +252,11 @@ impl Stand {
                     .create_certificate_authority()
                     .certificate_authority_configuration(configuration)
                     .certificate_authority_type(CertificateAuthorityType::Root)
+                    // NOTE: moto 5.2.5 ignores this and reports SHORT_LIVED_CERTIFICATE, so
+                    // tests against it request at most 7 days of validity.
+                    .usage_mode(
+                        aws_sdk_acmpca::types::CertificateAuthorityUsageMode::GeneralPurpose,
+                    )
                     .send(),
             )
             .expect("failed to create a certificate authority");

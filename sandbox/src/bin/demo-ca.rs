@@ -8,8 +8,8 @@
 use anyhow::{Context, bail};
 use aws_sdk_acmpca::primitives::Blob;
 use aws_sdk_acmpca::types::{
-    Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityType, KeyAlgorithm,
-    SigningAlgorithm,
+    Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityType,
+    CertificateAuthorityUsageMode, KeyAlgorithm, SigningAlgorithm,
 };
 
 const COMMON_NAME: &str = "certrotator demo CA";
@@ -37,6 +37,9 @@ async fn main() -> anyhow::Result<()> {
         .create_certificate_authority()
         .certificate_authority_configuration(configuration)
         .certificate_authority_type(CertificateAuthorityType::Root)
+        // A short-lived CA issues at most 7 days of validity. NOTE: moto 5.2.5 ignores this
+        // and reports SHORT_LIVED_CERTIFICATE, so the demo deploys with --validity-days 5.
+        .usage_mode(CertificateAuthorityUsageMode::GeneralPurpose)
         .send()
         .await
         .context("failed to create the demo certificate authority")?;
