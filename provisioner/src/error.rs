@@ -134,7 +134,7 @@ pub enum ProvisionError {
     )]
     InvalidRegion(String),
 
-    #[error("no AWS credentials found{}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with --profile or AWS_PROFILE, or run `aws sso login` ({})", profile_hint(.profile), DisplayErrorContext(.source.as_ref()))]
+    #[error("no AWS credentials found{}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with --profile or AWS_PROFILE, or run `aws sso login` ({})", profile_hint(.profile), error_chain(.source.as_ref()))]
     NoCredentials {
         profile: Option<String>,
         source: Box<dyn StdError + Send + Sync>,
@@ -253,6 +253,24 @@ pub enum ProvisionError {
     Interrupted { state: String },
 }
 
+/// Joins the messages of `error` and its sources with ": ", skipping a source whose message
+/// the previous one already contains.
+fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut previous = chain.clone();
+    let mut source = error.source();
+    while let Some(next) = source {
+        let message = next.to_string();
+        if !previous.contains(&message) {
+            chain.push_str(": ");
+            chain.push_str(&message);
+        }
+        previous = message;
+        source = next.source();
+    }
+    chain
+}
+
 fn profile_hint(profile: &Option<String>) -> String {
     match profile {
         Some(name) => format!(" for profile {name:?}"),
@@ -326,5 +344,38 @@ impl ProvisionError {
             | ProvisionError::StackDeleteFailed { failures, .. } => failures,
             _ => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct Layer {
+        message: &'static str,
+        #[source]
+        source: Option<Box<Layer>>,
+    }
+
+    #[test]
+    fn error_chain_skips_repeats() {
+        let inner = Layer {
+            message: "file not found",
+            source: None,
+        };
+        let middle = Layer {
+            message: "profile load failed: file not found",
+            source: Some(Box::new(inner)),
+        };
+        let outer = Layer {
+            message: "no credentials",
+            source: Some(Box::new(middle)),
+        };
+        assert_eq!(
+            error_chain(&outer),
+            "no credentials: profile load failed: file not found"
+        );
     }
 }

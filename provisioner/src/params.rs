@@ -160,19 +160,16 @@ impl ValidatedSettings {
     pub fn check(args: &StackArgs, region: &str) -> Result<Self, ProvisionError> {
         validate_stack_name(&args.stack_name)?;
         check_job_template_id(args)?;
-        rotator_protocol::topic::validate_topic_prefix(&args.topic_prefix).map_err(|error| {
-            ProvisionError::InvalidArgument {
-                flag: "--topic-prefix",
-                value: args.topic_prefix.clone(),
-                problem: error.to_string(),
-            }
-        })?;
-        // The rules read the thing name as topic level 3, so the prefix is exactly one level.
-        if args.topic_prefix.contains('/') {
+        // The rules read the thing name as topic level 3, so the prefix is exactly one level,
+        // which the protocol crate's check enforces.
+        if rotator_protocol::topic::validate_topic_prefix(&args.topic_prefix).is_err() {
             return Err(ProvisionError::InvalidArgument {
                 flag: "--topic-prefix",
                 value: args.topic_prefix.clone(),
-                problem: "use a single topic level without '/'".to_owned(),
+                problem: format!(
+                    "use one topic level of at most {} letters, digits, '-', '_' or '.' (no '/', '+', '#' or '$')",
+                    rotator_protocol::topic::MAX_TOPIC_PREFIX_LEN
+                ),
             });
         }
         let ca = match (args.issuer, &args.ca_arn) {

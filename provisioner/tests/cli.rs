@@ -288,6 +288,9 @@ fn missing_credentials_are_named() {
         failure.stderr
     );
     assert!(failure.stderr.contains("AWS_PROFILE"));
+    // The cause is shown as messages, not as a Rust Debug dump.
+    assert!(!failure.stderr.contains("{"), "{}", failure.stderr);
+    assert!(!failure.stderr.contains("Error {"), "{}", failure.stderr);
 }
 
 #[test]
@@ -363,11 +366,14 @@ fn invalid_topic_prefix_is_rejected() {
                 .arg("--lambda-dir")
                 .arg(&lambdas),
         );
+        let stderr = &failure.stderr;
         assert!(
-            failure.stderr.contains("invalid --topic-prefix"),
-            "{prefix}: {}",
-            failure.stderr
+            stderr.contains(&format!(
+                "invalid --topic-prefix {prefix:?}: use one topic level"
+            )),
+            "{prefix}: {stderr}"
         );
+        assert_eq!(stderr.matches(prefix).count(), 1, "{prefix}: {stderr}");
     }
 }
 
