@@ -94,7 +94,8 @@ fn check_lambda_zip(bytes: &[u8]) -> Result<(), String> {
     if !entry.is_file() {
         return Err(format!("`{BOOTSTRAP}` is not a regular file"));
     }
-    // Zips written on Windows record no Unix mode, and Lambda then applies its own.
+    // A zip that records no Unix mode, such as one written on Windows, is not checked for
+    // exec bits.
     if let Some(mode) = entry.unix_mode()
         && mode & 0o111 == 0
     {
