@@ -32,7 +32,7 @@ pub struct JobDocument {
 }
 
 impl JobDocument {
-    /// The document the job template carries: `{"operation":"ROTATE_CERTIFICATE"}`.
+    /// Builds the document the job template carries: `{"operation":"ROTATE_CERTIFICATE"}`.
     pub fn rotate() -> Self {
         Self {
             operation: ROTATE_CERTIFICATE.to_owned(),
@@ -41,7 +41,7 @@ impl JobDocument {
         }
     }
 
-    /// Parses a document and checks that it asks for a rotation with a consistent algorithm pair.
+    /// Parses a document and checks that it requests a rotation with a consistent algorithm pair.
     pub fn parse(text: &str) -> Result<Self, ProtocolError> {
         if text.len() > MAX_JOB_DOCUMENT_BYTES {
             return Err(ProtocolError::InvalidJobDocument(format!(

@@ -45,7 +45,7 @@ pub struct Rejected {
     pub error_msg: String,
 }
 
-/// What a create or commit rule hands its Lambda: the device's payload plus the fields the rule
+/// Event a create or commit rule sends to its Lambda: the device's payload plus the fields the rule
 /// SQL adds (`topic(3) AS thingName, topic() AS topic, clientid() AS clientId,
 /// principal() AS principal`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +71,7 @@ pub struct JobExecutionUpdate {
 }
 
 impl JobExecutionUpdate {
-    /// The update a device sends when it takes a rotation job. The flag is sent as the string
+    /// Builds the update a device sends when it takes a rotation job. The flag is sent as the string
     /// `"true"` because the Jobs API types status details as a string-to-string map.
     pub fn in_progress() -> Self {
         Self::with_status(JobExecutionStatus::InProgress)

@@ -25,7 +25,7 @@ pub struct RotationRecord {
 }
 
 impl RotationRecord {
-    /// The shadow update document that stores this record.
+    /// Builds the shadow update document that stores this record.
     pub fn to_shadow_update(&self) -> serde_json::Value {
         serde_json::json!({ "state": { "reported": self } })
     }

@@ -144,7 +144,7 @@ impl Topics {
         self.jobs("+/update/rejected")
     }
 
-    /// Every topic filter the device subscribes to.
+    /// Returns every topic filter the device subscribes to.
     pub fn device_subscriptions(&self) -> Vec<String> {
         vec![
             self.jobs_notify_next(),
@@ -160,12 +160,12 @@ impl Topics {
     }
 }
 
-/// The `FROM` filter of the create rule for a prefix.
+/// Returns the `FROM` filter of the create rule for a prefix.
 pub fn create_rule_filter(prefix: &str) -> String {
     format!("{prefix}/things/+/certificate/create")
 }
 
-/// The `FROM` filter of the commit rule for a prefix.
+/// Returns the `FROM` filter of the commit rule for a prefix.
 pub fn commit_rule_filter(prefix: &str) -> String {
     format!("{prefix}/things/+/certificate/commit")
 }

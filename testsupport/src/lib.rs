@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long moto's server may take to start answering; its first start imports every backend.
+/// Maximum time moto's server may take to start responding, because its first start imports
+/// every backend.
 const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The workspace root, found from this crate's manifest directory.
+/// Returns the workspace root, found from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -44,7 +45,7 @@ pub struct MotoServer {
 }
 
 impl MotoServer {
-    /// Starts moto's server on a free loopback port and waits until it answers HTTP.
+    /// Starts moto's server on a free loopback port and waits until it responds to HTTP.
     ///
     /// Panics with the fix when the executable is missing, because every test that calls this
     /// needs it and a skipped test would hide the gap.
@@ -81,12 +82,12 @@ impl MotoServer {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!(
-            "moto server on {} did not answer within {MOTO_START_TIMEOUT:?}",
+            "moto server on {} did not respond within {MOTO_START_TIMEOUT:?}",
             self.address
         );
     }
 
-    /// The endpoint URL to give the AWS SDK (`AWS_ENDPOINT_URL`).
+    /// Returns the endpoint URL to give the AWS SDK (`AWS_ENDPOINT_URL`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.address)
     }
